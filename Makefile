@@ -1,0 +1,56 @@
+# knnbridge — build, test and run everything from here.
+#
+# Issue-specific prerequisites live in mk/*.mk: each appends to
+# TEST_PREREQS (things `make test` needs before running, such as the
+# embedding model) so that packages can grow without editing this file.
+
+SHELL := /bin/bash
+GO ?= go
+CACHE_DIR ?= $(CURDIR)/.cache
+export KNNBRIDGE_CACHE_DIR := $(CACHE_DIR)
+
+TEST_PREREQS :=
+-include mk/*.mk
+
+.PHONY: build test unit-test integration-test opensearch-up opensearch-down opensearch-status demo bench lint
+
+build:
+	$(GO) build -o bin/knnbridge ./cmd/knnbridge
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./integration/...
+
+unit-test: $(TEST_PREREQS)
+	$(GO) test ./...
+	$(GO) test -tags purego ./native/...
+
+# Integration tests run against OPENSEARCH_URL when it is set; otherwise a
+# local OpenSearch (with the k-NN plugin) is provisioned for the run and
+# stopped afterwards.
+integration-test: $(TEST_PREREQS)
+	@if [ -n "$$OPENSEARCH_URL" ]; then \
+	  $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
+	else \
+	  url=$$(compose/local.sh up) || exit 1; \
+	  trap 'compose/local.sh down' EXIT; \
+	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
+	fi
+
+test: lint unit-test integration-test
+
+opensearch-up:
+	@compose/local.sh up
+
+opensearch-down:
+	@compose/local.sh down
+
+opensearch-status:
+	@compose/local.sh status
+
+demo: build
+	@url=$${OPENSEARCH_URL:-$$(compose/local.sh up)} && OPENSEARCH_URL=$$url ./bin/knnbridge demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
