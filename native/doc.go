@@ -1,11 +1,54 @@
 // Package native holds the vector kernels every hot loop of knnbridge runs on:
-// float32 dot products and distances, one-vs-many batches, SGEMM, int8 and bit
-// kernels, and the PQ lookup-sum. Each kernel has a pure-Go twin; SIMD paths
-// are chosen at run time (see dispatch files) and never change results beyond
-// the documented floating-point tolerance.
+// float32 dot products and distances, one-vs-many batches, top-k selection,
+// SGEMM, int8/uint8 and bit kernels, and the PQ lookup-sum.
 //
-// Length contract: kernels taking two vectors require equal lengths and panic
-// with a message naming the kernel and both lengths when they differ, the way
-// the standard library panics on an out-of-range index: a programming error is
-// never turned into a silently wrong number.
+// # Dispatch
+//
+// Every kernel has a pure-Go twin (level Generic) and, on amd64, AVX2+FMA and
+// AVX-512 assembly (levels AVX2 and AVX512). The fastest level the CPU
+// supports is chosen at start-up with golang.org/x/sys/cpu; the environment
+// variable KNNBRIDGE_NATIVE=generic|avx2|avx512 caps it, and Use switches it
+// at run time (tests and benchmarks force every level that way). The build
+// tags purego or noasm leave only the Go twin; so does any architecture other
+// than amd64 (arm64 runs the Go twin: no NEON kernels yet).
+//
+// # Length contract
+//
+// Kernels taking two vectors require equal lengths; batch, PQ and matrix
+// kernels require the exact slice lengths their documentation gives. A
+// mismatch panics with a message naming the kernel and the lengths
+// ("native.Dot: length mismatch 3 != 4"), the way the standard library
+// panics on an out-of-range index: a programming error is never turned into a
+// silently wrong number, and no kernel reads or writes outside its slices.
+//
+// # Accuracy
+//
+// float32 kernels accumulate in float32 with fused multiply-adds in several
+// partial sums, so the order of additions (and hence the last bits) differs
+// between levels. Each result r of a sum of n terms t_i satisfies
+// |r − Σt_i| ≤ (n+2)·2⁻²⁴·Σ|t_i| against the exact sum (for SGEMM per
+// element, with n = k+4 and the |beta·C| term added); the tests check this
+// bound against a float64 reference on every level for all lengths 0..1030
+// at unaligned starts. Integer kernels (DotInt8, L2SquaredInt8, DotUint8,
+// L2SquaredUint8, Hamming) are exact and bit-identical on every level,
+// including wrap-around modulo 2³² beyond the lengths their documentation
+// gives.
+//
+// # NaN, ±Inf, denormals
+//
+// Inputs are never checked; IEEE 754 arithmetic decides, identically on every
+// level as far as these rules go:
+//   - a NaN anywhere in the inputs of a sum makes that result NaN;
+//   - ±Inf inputs give ±Inf, or NaN where IEEE says so (Inf·0, Inf−Inf);
+//   - denormal inputs and results are kept (no flush-to-zero on any level);
+//   - when every input is finite but a partial sum exceeds the float32 range
+//     (|Σ|t_i|| > ~3.4e38), the result may be ±Inf on one level and finite on
+//     another, because levels add in different orders.
+//
+// Cosine returns 0 when either vector is all zeros. Normalize leaves a zero
+// vector, or one whose norm is NaN or +Inf, unchanged and returns that norm.
+// Top-k selection ranks NaN scores after every number, so they are returned
+// only when k exceeds the count of non-NaN scores.
 package native
+
+//go:generate sh -c "cd _generate && go run . -out .."

@@ -1,91 +1,95 @@
 package native
 
 import (
-	"fmt"
-	"math"
+	"encoding/binary"
 	"math/bits"
 )
 
-func mustSameLen(kernel string, a, b int) {
-	if a != b {
-		panic(fmt.Sprintf("native.%s: length mismatch %d != %d", kernel, a, b))
+// The pure-Go twin of every kernel. The float32 loops keep four independent
+// partial sums, like the SIMD lanes do, so that the twin is not needlessly
+// slow where it is the only path (purego builds, arm64, old CPUs).
+
+func genericImpl() *impl {
+	return &impl{
+		level:    Generic,
+		dot:      dotGeneric,
+		l2:       l2Generic,
+		dotBatch: dotBatchGeneric,
+		l2Batch:  l2BatchGeneric,
+		scale:    scaleGeneric,
+		dotI8:    dotI8Generic,
+		l2I8:     l2I8Generic,
+		dotU8:    dotU8Generic,
+		l2U8:     l2U8Generic,
+		hamming:  hammingGeneric,
+		pq4:      pq4Generic,
+		gemm:     gemmKernel{mr: 4, nr: 4, fn: gemm4x4Generic},
 	}
 }
 
-// Dot returns the inner product of a and b.
-func Dot(a, b []float32) float32 {
-	mustSameLen("Dot", len(a), len(b))
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
+func dotGeneric(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
 	}
-	return s
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
-// L2Squared returns the squared Euclidean distance of a and b.
-func L2Squared(a, b []float32) float32 {
-	mustSameLen("L2Squared", len(a), len(b))
-	var s float32
-	for i := range a {
+func l2Generic(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		d0 := a[i] - b[i]
+		d1 := a[i+1] - b[i+1]
+		d2 := a[i+2] - b[i+2]
+		d3 := a[i+3] - b[i+3]
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(a); i++ {
 		d := a[i] - b[i]
-		s += d * d
+		s0 += d * d
 	}
-	return s
+	return (s0 + s1) + (s2 + s3)
 }
 
-// Norm returns the Euclidean norm of a.
-func Norm(a []float32) float32 { return float32(math.Sqrt(float64(Dot(a, a)))) }
-
-// Normalize scales a in place to unit length and returns its former norm.
-// A zero vector is left unchanged and 0 is returned.
-func Normalize(a []float32) float32 {
-	n := Norm(a)
-	if n == 0 {
-		return 0
+func dotBatchGeneric(q, m, out []float32) {
+	d := len(q)
+	for i := range out {
+		out[i] = dotGeneric(q, m[i*d:(i+1)*d])
 	}
-	inv := 1 / n
+}
+
+func l2BatchGeneric(q, m, out []float32) {
+	d := len(q)
+	for i := range out {
+		out[i] = l2Generic(q, m[i*d:(i+1)*d])
+	}
+}
+
+func scaleGeneric(a []float32, s float32) {
 	for i := range a {
-		a[i] *= inv
-	}
-	return n
-}
-
-// Cosine returns the cosine similarity of a and b; 0 when either is zero.
-func Cosine(a, b []float32) float32 {
-	mustSameLen("Cosine", len(a), len(b))
-	na, nb := Dot(a, a), Dot(b, b)
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return Dot(a, b) / float32(math.Sqrt(float64(na)*float64(nb)))
-}
-
-// DotBatch writes into out[i] the dot product of q with row i of the
-// row-major matrix m (len(m) = len(out)*len(q)).
-func DotBatch(q, m []float32, out []float32) {
-	d := len(q)
-	if len(m) != d*len(out) {
-		panic(fmt.Sprintf("native.DotBatch: matrix has %d floats, want %d rows x %d", len(m), len(out), d))
-	}
-	for i := range out {
-		out[i] = Dot(q, m[i*d:(i+1)*d])
+		a[i] *= s
 	}
 }
 
-// L2Batch writes into out[i] the squared L2 distance of q to row i of m.
-func L2Batch(q, m []float32, out []float32) {
-	d := len(q)
-	if len(m) != d*len(out) {
-		panic(fmt.Sprintf("native.L2Batch: matrix has %d floats, want %d rows x %d", len(m), len(out), d))
-	}
-	for i := range out {
-		out[i] = L2Squared(q, m[i*d:(i+1)*d])
-	}
-}
+// Integer kernels accumulate in 32 bits exactly like the SIMD lanes do, so
+// every level returns the same bits, including wrap-around modulo 2^32 for
+// vectors too long for the result type (see doc.go).
 
-// DotInt8 returns the inner product of two int8 vectors.
-func DotInt8(a, b []int8) int32 {
-	mustSameLen("DotInt8", len(a), len(b))
+func dotI8Generic(a, b []int8) int32 {
+	b = b[:len(a)]
 	var s int32
 	for i := range a {
 		s += int32(a[i]) * int32(b[i])
@@ -93,71 +97,111 @@ func DotInt8(a, b []int8) int32 {
 	return s
 }
 
-// Hamming returns the number of differing bits of two packed bit vectors.
-func Hamming(a, b []byte) int {
-	mustSameLen("Hamming", len(a), len(b))
-	n := 0
+func l2I8Generic(a, b []int8) uint32 {
+	b = b[:len(a)]
+	var s uint32
 	for i := range a {
+		d := int32(a[i]) - int32(b[i])
+		s += uint32(d * d)
+	}
+	return s
+}
+
+func dotU8Generic(a, b []uint8) uint32 {
+	b = b[:len(a)]
+	var s uint32
+	for i := range a {
+		s += uint32(a[i]) * uint32(b[i])
+	}
+	return s
+}
+
+func l2U8Generic(a, b []uint8) uint32 {
+	b = b[:len(a)]
+	var s uint32
+	for i := range a {
+		d := int32(a[i]) - int32(b[i])
+		s += uint32(d * d)
+	}
+	return s
+}
+
+func hammingGeneric(a, b []byte) int {
+	b = b[:len(a)]
+	n, i := 0, 0
+	for ; i+8 <= len(a); i += 8 {
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]))
+	}
+	for ; i < len(a); i++ {
 		n += bits.OnesCount8(a[i] ^ b[i])
 	}
 	return n
 }
 
-// PQLookupSum computes asymmetric PQ distances: for each of the n codes
-// (M bytes each, codes[i*M:(i+1)*M]) it sums tables[m*ksub+code[m]] over the
-// M sub-quantizers and writes the result to out[i].
-func PQLookupSum(tables []float32, M, ksub int, codes []byte, out []float32) {
-	if len(tables) != M*ksub || len(codes) != M*len(out) {
-		panic(fmt.Sprintf("native.PQLookupSum: tables %d (want %d), codes %d (want %d)", len(tables), M*ksub, len(codes), M*len(out)))
-	}
+// pq4Generic: codes hold ceil(M/2) bytes per vector, sub-quantizer 2j in the
+// low nibble of byte j and 2j+1 in the high nibble.
+func pq4Generic(tables []float32, M int, codes []byte, out []float32) {
+	cb := (M + 1) / 2
 	for i := range out {
-		c := codes[i*M : (i+1)*M]
-		var s float32
-		for m, code := range c {
-			s += tables[m*ksub+int(code)]
+		c := codes[i*cb : (i+1)*cb]
+		var s0, s1 float32
+		m := 0
+		for j := 0; m+1 < M; j, m = j+1, m+2 {
+			s0 += tables[m*16+int(c[j]&15)]
+			s1 += tables[(m+1)*16+int(c[j]>>4)]
 		}
-		out[i] = s
+		if m < M {
+			s0 += tables[m*16+int(c[len(c)-1]&15)]
+		}
+		out[i] = s0 + s1
 	}
 }
 
-// MatMulTransB computes C = alpha*A·Bᵀ + beta*C for row-major A (m×k),
-// B (n×k) and C (m×n), using up to threads goroutines over rows of C.
-func MatMulTransB(c, a, b []float32, m, n, k int, alpha, beta float32, threads int) {
-	if len(a) != m*k || len(b) != n*k || len(c) != m*n {
-		panic(fmt.Sprintf("native.MatMulTransB: len(a)=%d len(b)=%d len(c)=%d for m=%d n=%d k=%d", len(a), len(b), len(c), m, n, k))
+// gemm4x4Generic is the pure-Go SGEMM micro-kernel (see gemmKernel).
+func gemm4x4Generic(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	a = a[:kc*4]
+	b = b[:kc*4]
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < kc; p++ {
+		ap := a[p*4 : p*4+4 : p*4+4]
+		bp := b[p*4 : p*4+4 : p*4+4]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		a0 := ap[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := ap[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := ap[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := ap[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
 	}
-	for i := 0; i < m; i++ {
-		ar := a[i*k : (i+1)*k]
-		for j := 0; j < n; j++ {
-			v := alpha * Dot(ar, b[j*k:(j+1)*k])
-			if beta != 0 {
-				v += beta * c[i*n+j]
-			}
-			c[i*n+j] = v
-		}
+	acc := [4][4]float32{
+		{c00, c01, c02, c03},
+		{c10, c11, c12, c13},
+		{c20, c21, c22, c23},
+		{c30, c31, c32, c33},
 	}
-}
-
-// MatMul computes C = alpha*A·B + beta*C for row-major A (m×k), B (k×n) and
-// C (m×n), using up to threads goroutines over rows of C.
-func MatMul(c, a, b []float32, m, n, k int, alpha, beta float32, threads int) {
-	if len(a) != m*k || len(b) != k*n || len(c) != m*n {
-		panic(fmt.Sprintf("native.MatMul: len(a)=%d len(b)=%d len(c)=%d for m=%d n=%d k=%d", len(a), len(b), len(c), m, n, k))
-	}
-	for i := 0; i < m; i++ {
-		row := c[i*n : (i+1)*n]
+	for i := range acc {
+		row := c[i*ldc : i*ldc+4]
 		if beta == 0 {
-			clear(row)
-		} else if beta != 1 {
 			for j := range row {
-				row[j] *= beta
+				row[j] = alpha * acc[i][j]
 			}
-		}
-		for p := 0; p < k; p++ {
-			av := alpha * a[i*k+p]
-			br := b[p*n : (p+1)*n]
+		} else {
 			for j := range row {
-				row[j] += av * br[j]
+				row[j] = alpha*acc[i][j] + beta*row[j]
 			}
 		}
 	}

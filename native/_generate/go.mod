@@ -1,0 +1,3 @@
+module github.com/knnbridge/knnbridge/native/_generate
+
+go 1.26.0

@@ -1,0 +1,6 @@
+//go:build !amd64 || purego || noasm
+
+package native
+
+// registerAsm has nothing to register without assembly kernels.
+func registerAsm() {}
