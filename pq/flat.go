@@ -1,0 +1,191 @@
+package pq
+
+import (
+	"fmt"
+
+	"github.com/knnbridge/knnbridge/native"
+)
+
+// Metric is the similarity of an index, numbered as faiss's MetricType so
+// that it can be written to and read from faiss files unchanged.
+type Metric int32
+
+const (
+	// MetricInnerProduct ranks by larger dot product (faiss METRIC_INNER_PRODUCT = 0).
+	MetricInnerProduct Metric = 0
+	// MetricL2 ranks by smaller squared Euclidean distance (faiss METRIC_L2 = 1).
+	MetricL2 Metric = 1
+)
+
+func (m Metric) String() string {
+	switch m {
+	case MetricL2:
+		return "l2"
+	case MetricInnerProduct:
+		return "ip"
+	}
+	return fmt.Sprintf("metric(%d)", int32(m))
+}
+
+// ParseMetric accepts "l2" and "ip" (also "inner_product", "innerproduct").
+func ParseMetric(s string) (Metric, error) {
+	switch s {
+	case "l2", "L2":
+		return MetricL2, nil
+	case "ip", "IP", "inner_product", "innerproduct", "dot":
+		return MetricInnerProduct, nil
+	}
+	return 0, fmt.Errorf("pq: unknown metric %q (want l2 or ip)", s)
+}
+
+// Block sizes of the GEMM-based brute force: a query block times a database
+// block of scores (256 x 2048 floats = 2 MiB) stays in L2/L3 cache.
+const (
+	flatQueryBlock = 256
+	flatDBBlock    = 2048
+)
+
+func rowNorms(x []float32, n, d int, threads int) []float32 {
+	out := make([]float32, n)
+	parallelChunks(n, threads, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := x[i*d : (i+1)*d]
+			out[i] = native.Dot(r, r)
+		}
+	})
+	return out
+}
+
+// flatSearch finds, for each of the nq rows of q, the k best of the nb rows
+// of b, by blocks of matrix products: ‖x−y‖² = ‖x‖² + ‖y‖² − 2·x·y (faiss's
+// knn_L2sqr BLAS path, which also clamps the rounding negatives to 0) or x·y
+// for inner product. Distances come back as faiss reports them: squared L2
+// ascending, inner products descending. Rows with fewer than k candidates are
+// padded with id -1. bnorms may be nil (computed here when needed).
+func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, bnorms []float32, threads int) ([]float32, []int64) {
+	dis := make([]float32, nq*k)
+	ids := make([]int64, nq*k)
+	if nq == 0 {
+		return dis, ids
+	}
+	if metric == MetricL2 && bnorms == nil {
+		bnorms = rowNorms(b, nb, d, threads)
+	}
+	nblocks := (nq + flatQueryBlock - 1) / flatQueryBlock
+	threads = threadsOrDefault(threads)
+	// Few query blocks but a large database (ground truth for a handful of
+	// queries): split the queries finer so every core gets work.
+	qbs := flatQueryBlock
+	if nblocks < threads && nq >= threads {
+		qbs = (nq + threads - 1) / threads
+		nblocks = (nq + qbs - 1) / qbs
+	}
+	parallelDynamic(nblocks, 1, threads, func(_, blo, bhi int) {
+		buf := make([]float32, qbs*flatDBBlock)
+		heaps := make([]*topK, qbs)
+		if k > 1 {
+			for i := range heaps {
+				heaps[i] = newTopK(k)
+			}
+		}
+		best := make([]float32, qbs)
+		bestID := make([]int64, qbs)
+		for blk := blo; blk < bhi; blk++ {
+			q0 := blk * qbs
+			q1 := min(q0+qbs, nq)
+			m := q1 - q0
+			var qn []float32
+			if metric == MetricL2 {
+				qn = rowNorms(q[q0*d:q1*d], m, d, 1)
+			}
+			for i := 0; i < m; i++ {
+				best[i], bestID[i] = inf32, -1
+			}
+			for b0 := 0; b0 < nb; b0 += flatDBBlock {
+				b1 := min(b0+flatDBBlock, nb)
+				n := b1 - b0
+				c := buf[:m*n]
+				alpha := float32(1)
+				if metric == MetricL2 {
+					alpha = -2
+				}
+				native.MatMulTransB(c, q[q0*d:q1*d], b[b0*d:b1*d], m, n, d, alpha, 0, 1)
+				for i := 0; i < m; i++ {
+					row := c[i*n : (i+1)*n]
+					if metric == MetricL2 {
+						xn := qn[i]
+						bn := bnorms[b0:b1]
+						if k == 1 {
+							bs, bi := best[i], bestID[i]
+							for j, v := range row {
+								s := xn + bn[j] + v
+								if s < bs {
+									bs, bi = s, int64(b0+j)
+								}
+							}
+							best[i], bestID[i] = bs, bi
+						} else {
+							h := heaps[i]
+							for j, v := range row {
+								s := xn + bn[j] + v
+								if s < h.worst() {
+									h.push(s, int64(b0+j))
+								}
+							}
+						}
+					} else {
+						if k == 1 {
+							bs, bi := best[i], bestID[i]
+							for j, v := range row {
+								if -v < bs {
+									bs, bi = -v, int64(b0+j)
+								}
+							}
+							best[i], bestID[i] = bs, bi
+						} else {
+							h := heaps[i]
+							for j, v := range row {
+								if -v < h.worst() {
+									h.push(-v, int64(b0+j))
+								}
+							}
+						}
+					}
+				}
+			}
+			for i := 0; i < m; i++ {
+				od, oi := dis[(q0+i)*k:(q0+i+1)*k], ids[(q0+i)*k:(q0+i+1)*k]
+				if k == 1 {
+					od[0], oi[0] = best[i], bestID[i]
+				} else {
+					heaps[i].drain(od, oi)
+				}
+				externalScores(od, oi, metric)
+			}
+		}
+	})
+	return dis, ids
+}
+
+// externalScores turns internal lower-is-better scores into faiss's
+// reported distances: L2 clamped at 0, inner products negated back.
+// Padding (id -1) gets +Inf for L2 and -Inf for inner product, as faiss.
+func externalScores(s []float32, ids []int64, metric Metric) {
+	for i := range s {
+		if ids[i] < 0 {
+			if metric == MetricL2 {
+				s[i] = inf32
+			} else {
+				s[i] = -inf32
+			}
+			continue
+		}
+		if metric == MetricL2 {
+			if s[i] < 0 {
+				s[i] = 0
+			}
+		} else {
+			s[i] = -s[i]
+		}
+	}
+}
