@@ -1,0 +1,244 @@
+package embed
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	"github.com/knnbridge/knnbridge/native"
+)
+
+// Forward runs the encoder on a batch of token-id sequences and returns one
+// pooled (and, if the model says so, L2-normalized) vector per sequence.
+//
+// Sequences are packed back to back without padding: the dense layers run
+// as one GEMM over all tokens, attention runs per sequence and head over
+// that sequence's own tokens. That equals Hugging Face's padded batch with
+// an attention mask (masked keys get -inf-like scores, so softmax gives
+// them exactly zero weight, and pooling ignores pad rows), minus the work
+// on pad tokens.
+func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]float32, error) {
+	threads = max(threads, 1)
+	c := m.Config
+	H, I := c.HiddenSize, c.IntermediateSize
+	offs := make([]int, len(seqs)+1)
+	for i, s := range seqs {
+		offs[i+1] = offs[i] + len(s)
+	}
+	T := offs[len(seqs)]
+	out := make([][]float32, len(seqs))
+	if T == 0 {
+		return out, nil
+	}
+
+	x := make([]float32, T*H)
+	qkv := make([]float32, T*3*H)
+	ctxBuf := make([]float32, T*H)
+	tmp := make([]float32, T*H)
+	inter := make([]float32, T*I)
+
+	// Embeddings: word + position + token type 0, then LayerNorm.
+	for si, s := range seqs {
+		for p, id := range s {
+			row := x[(offs[si]+p)*H : (offs[si]+p+1)*H]
+			w := m.wordEmb[int(id)*H : int(id+1)*H]
+			pe := m.posEmb[p*H : (p+1)*H]
+			te := m.typeEmb[:H]
+			for j := range row {
+				row[j] = w[j] + pe[j] + te[j]
+			}
+		}
+	}
+	layerNormRows(x, nil, m.embLNw, m.embLNb, H, float32(c.LayerNormEps), threads)
+
+	for li := range m.layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l := &m.layers[li]
+		gemmTB(qkv, x, l.qkvW, l.qkvB, T, 3*H, H, threads)
+		m.attention(ctxBuf, qkv, offs, threads)
+		gemmTB(tmp, ctxBuf, l.oW, l.oB, T, H, H, threads)
+		layerNormRows(x, tmp, l.ln1W, l.ln1B, H, float32(c.LayerNormEps), threads) // x = LN(tmp + x)
+		gemmTB(inter, x, l.iW, l.iB, T, I, H, threads)
+		parallelRows(T, threads, func(r0, r1 int) { m.act(inter[r0*I : r1*I]) })
+		gemmTB(tmp, inter, l.o2W, l.o2B, T, H, I, threads)
+		layerNormRows(x, tmp, l.ln2W, l.ln2B, H, float32(c.LayerNormEps), threads)
+	}
+
+	for si := range seqs {
+		out[si] = m.pool(x[offs[si]*H:offs[si+1]*H], offs[si+1]-offs[si])
+	}
+	return out, nil
+}
+
+// pool reduces one sequence's token rows [L, H] to a vector.
+func (m *Model) pool(rows []float32, L int) []float32 {
+	H := m.Config.HiddenSize
+	v := make([]float32, H)
+	switch {
+	case m.Pooling.CLSToken:
+		copy(v, rows[:H])
+	case m.Pooling.MaxTokens:
+		copy(v, rows[:H])
+		for t := 1; t < L; t++ {
+			for j, x := range rows[t*H : (t+1)*H] {
+				v[j] = max(v[j], x)
+			}
+		}
+	default: // mean, or mean / sqrt(len)
+		acc := make([]float64, H)
+		for t := 0; t < L; t++ {
+			for j, x := range rows[t*H : (t+1)*H] {
+				acc[j] += float64(x)
+			}
+		}
+		d := float64(L)
+		if m.Pooling.MeanSqrtLenTokens {
+			d = math.Sqrt(d)
+		}
+		for j := range v {
+			v[j] = float32(acc[j] / d)
+		}
+	}
+	if m.Normalize {
+		// torch.nn.functional.normalize: v / max(||v||, 1e-12).
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		n := max(math.Sqrt(s), 1e-12)
+		for j := range v {
+			v[j] = float32(float64(v[j]) / n)
+		}
+	}
+	return v
+}
+
+// gemmTB computes C[m×n] = A[m×k]·Bᵀ + bias, with B stored [n×k] (the
+// layout of a Hugging Face Linear weight, [out, in]). Rows are split over
+// goroutines here so the parallelism does not depend on the kernel's own.
+func gemmTB(c, a, b, bias []float32, m, n, k, threads int) {
+	parallelRows(m, threads, func(r0, r1 int) {
+		cc := c[r0*n : r1*n]
+		native.MatMulTransB(cc, a[r0*k:r1*k], b, r1-r0, n, k, 1, 0, 1)
+		if bias != nil {
+			for i := 0; i < r1-r0; i++ {
+				row := cc[i*n : (i+1)*n]
+				for j := range row {
+					row[j] += bias[j]
+				}
+			}
+		}
+	})
+}
+
+// parallelRows splits [0, rows) into up to threads contiguous chunks.
+func parallelRows(rows, threads int, f func(r0, r1 int)) {
+	if threads <= 1 || rows < 2*threads {
+		f(0, rows)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (rows + threads - 1) / threads
+	for r0 := 0; r0 < rows; r0 += chunk {
+		r1 := min(r0+chunk, rows)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(r0, r1)
+		}()
+	}
+	wg.Wait()
+}
+
+// layerNormRows sets x = LayerNorm(x + res) row by row (res may be nil).
+func layerNormRows(x, res, w, b []float32, H int, eps float32, threads int) {
+	rows := len(x) / H
+	parallelRows(rows, threads, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			row := x[r*H : (r+1)*H]
+			if res != nil {
+				rr := res[r*H : (r+1)*H]
+				for j := range row {
+					row[j] += rr[j]
+				}
+			}
+			var mean float64
+			for _, v := range row {
+				mean += float64(v)
+			}
+			mean /= float64(H)
+			var vr float64
+			for _, v := range row {
+				d := float64(v) - mean
+				vr += d * d
+			}
+			vr /= float64(H)
+			inv := float32(1 / math.Sqrt(vr+float64(eps)))
+			mu := float32(mean)
+			for j, v := range row {
+				row[j] = (v-mu)*inv*w[j] + b[j]
+			}
+		}
+	})
+}
+
+// attention computes multi-head scaled dot-product self-attention for every
+// sequence: qkv rows are [q | k | v] (3H wide), the result goes to out [T, H].
+func (m *Model) attention(out, qkv []float32, offs []int, threads int) {
+	H := m.Config.HiddenSize
+	nh := m.Config.NumAttentionHeads
+	dh := H / nh
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	nseq := len(offs) - 1
+	jobs := nseq * nh
+	work := func(j0, j1 int) {
+		var q, k, v, sc, o []float32
+		for j := j0; j < j1; j++ {
+			si, h := j/nh, j%nh
+			base, L := offs[si], offs[si+1]-offs[si]
+			q, k, v = grow(q, L*dh), grow(k, L*dh), grow(v, L*dh)
+			sc, o = grow(sc, L*L), grow(o, L*dh)
+			for t := 0; t < L; t++ {
+				row := qkv[(base+t)*3*H:]
+				copy(q[t*dh:(t+1)*dh], row[h*dh:(h+1)*dh])
+				copy(k[t*dh:(t+1)*dh], row[H+h*dh:H+(h+1)*dh])
+				copy(v[t*dh:(t+1)*dh], row[2*H+h*dh:2*H+(h+1)*dh])
+			}
+			native.MatMulTransB(sc, q, k, L, L, dh, scale, 0, 1)
+			for t := 0; t < L; t++ {
+				softmax(sc[t*L : (t+1)*L])
+			}
+			native.MatMul(o, sc, v, L, dh, L, 1, 0, 1)
+			for t := 0; t < L; t++ {
+				copy(out[(base+t)*H+h*dh:(base+t)*H+(h+1)*dh], o[t*dh:(t+1)*dh])
+			}
+		}
+	}
+	parallelRows(jobs, threads, work)
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+func softmax(x []float32) {
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	var s float32
+	for i, v := range x {
+		e := expf(v - mx)
+		x[i] = e
+		s += e
+	}
+	inv := 1 / s
+	for i := range x {
+		x[i] *= inv
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !purego
+
+package embed
+
+const puregoBuild = false
