@@ -31,10 +31,15 @@ unit-test: $(TEST_PREREQS)
 # stopped afterwards.
 integration-test: $(TEST_PREREQS)
 	@if [ -n "$$OPENSEARCH_URL" ]; then \
+	  echo "integration tests against OPENSEARCH_URL=$$OPENSEARCH_URL"; \
 	  $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
+	elif url=$$(compose/local.sh status 2>/dev/null); then \
+	  echo "integration tests against the running local node $$url"; \
+	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
 	else \
 	  url=$$(compose/local.sh up) || exit 1; \
 	  trap 'compose/local.sh down' EXIT; \
+	  echo "integration tests against a node provisioned for this run: $$url"; \
 	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
 	fi
 
@@ -50,7 +55,7 @@ opensearch-status:
 	@compose/local.sh status
 
 demo: build
-	@url=$${OPENSEARCH_URL:-$$(compose/local.sh up)} && OPENSEARCH_URL=$$url ./bin/knnbridge demo
+	@url=$${OPENSEARCH_URL:-$$(compose/local.sh up)} && OPENSEARCH_URL=$$url ./bin/knnbridge cluster info
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
