@@ -1,0 +1,530 @@
+package queries
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Hit is one search hit, from any sub-query, index or cluster.
+type Hit struct {
+	Cluster string          `json:"cluster,omitempty"`
+	Index   string          `json:"index"`
+	ID      string          `json:"id"`
+	Score   float64         `json:"score"`
+	Source  json.RawMessage `json:"source,omitempty"`
+}
+
+// SubResult is the ranked hit list of one sub-query, in the order the
+// server returned it (score descending).
+type SubResult struct {
+	Name string // "bm25", "knn", ...
+	Hits []Hit
+	// Scoring, when set, converts the raw k-NN scores of this list to
+	// natural similarity/distance for explanations and thresholds.
+	Scoring *Scoring
+}
+
+// Normalization is a per-sub-query score normalization technique.
+type Normalization string
+
+const (
+	NormMinMax Normalization = "min_max" // NS MinMaxScoreNormalizationTechnique
+	NormL2     Normalization = "l2"      // NS L2ScoreNormalizationTechnique
+	NormZScore Normalization = "z_score" // NS ZScoreNormalizationTechnique (3.0)
+	NormRRF    Normalization = "rrf"     // NS RRFNormalizationTechnique (2.19)
+	NormDBSF   Normalization = "dbsf"    // Qdrant distr_norm
+	NormNone   Normalization = "none"    // raw scores
+)
+
+// Combination is how normalized scores of one document are combined.
+type Combination string
+
+const (
+	CombArithmetic Combination = "arithmetic_mean"
+	CombGeometric  Combination = "geometric_mean"
+	CombHarmonic   Combination = "harmonic_mean"
+	// CombSum is the weighted sum used by RRF (NS RRFScoreCombinationTechnique)
+	// and DBSF (Qdrant score_fusion Aggregation::Sum).
+	CombSum Combination = "sum"
+)
+
+// DefaultRankConstant is RRF's k (NS RRFNormalizationTechnique.DEFAULT_RANK_CONSTANT).
+const DefaultRankConstant = 60
+
+// minMaxFloor replaces a normalized 0 in min_max and a z ≤ 0 in z_score,
+// so that the bottom document still counts as "returned" in geometric and
+// harmonic means (NS MinMaxScoreNormalizationTechnique.MIN_SCORE = 0.001f,
+// ZScoreNormalizationTechnique.MIN_SCORE = 0.001f).
+const minMaxFloor = 0.001
+
+// Fusion configures normalization and combination.
+type Fusion struct {
+	Normalization Normalization
+	Combination   Combination
+	// Weights, one per sub-query; nil means 1.0 each (NS
+	// ScoreCombinationUtil.getWeightForSubQuery).
+	Weights []float64
+	// RankConstant for RRF; 0 means 60.
+	RankConstant int
+}
+
+// Defaults fills the combination the normalization implies.
+func (f Fusion) withDefaults() Fusion {
+	if f.Normalization == "" {
+		f.Normalization = NormMinMax
+	}
+	if f.Combination == "" {
+		switch f.Normalization {
+		case NormRRF, NormDBSF:
+			f.Combination = CombSum
+		default:
+			f.Combination = CombArithmetic
+		}
+	}
+	if f.RankConstant == 0 {
+		f.RankConstant = DefaultRankConstant
+	}
+	return f
+}
+
+// Validate applies the neural-search rules to the configuration for n
+// sub-queries.
+func (f Fusion) Validate(n int) error {
+	f = f.withDefaults()
+	switch f.Normalization {
+	case NormMinMax, NormL2, NormZScore, NormRRF, NormDBSF, NormNone:
+	default:
+		return fmt.Errorf("normalization %q: want min_max, l2, z_score, rrf, dbsf or none", f.Normalization)
+	}
+	switch f.Combination {
+	case CombArithmetic, CombGeometric, CombHarmonic, CombSum:
+	default:
+		return fmt.Errorf("combination %q: want arithmetic_mean, geometric_mean, harmonic_mean or sum", f.Combination)
+	}
+	// DW normalization-processor: z_score works only with arithmetic_mean.
+	if f.Normalization == NormZScore && f.Combination != CombArithmetic {
+		return fmt.Errorf("z_score normalization needs arithmetic_mean combination, not %s", f.Combination)
+	}
+	// RRF ranks are summed (NS RRFScoreCombinationTechnique); DBSF values can
+	// be negative, which the means would drop (they skip s < 0 / s ≤ 0).
+	if (f.Normalization == NormRRF || f.Normalization == NormDBSF) && f.Combination != CombSum {
+		return fmt.Errorf("%s normalization needs sum combination, not %s", f.Normalization, f.Combination)
+	}
+	if f.RankConstant < 1 || f.RankConstant > 10000 {
+		// NS RRFNormalizationTechnique.RANK_CONSTANT_RANGE.
+		return fmt.Errorf("rank_constant %d outside 1..10000", f.RankConstant)
+	}
+	if f.Weights == nil {
+		return nil
+	}
+	if len(f.Weights) != n {
+		// NS ScoreCombinationUtil.validateIfWeightsMatchScores.
+		return fmt.Errorf("%d weights for %d sub-queries", len(f.Weights), n)
+	}
+	sum := 0.0
+	for i, w := range f.Weights {
+		if math.IsNaN(w) || w < 0 {
+			return fmt.Errorf("weight[%d] = %g is not ≥ 0", i, w)
+		}
+		if f.Normalization != NormDBSF && w > 1 {
+			return fmt.Errorf("weight[%d] = %g outside [0, 1]", i, w)
+		}
+		sum += w
+	}
+	// NS ScoreCombinationUtil.validateWeights: sum 1.0 ± 0.01. DBSF weights
+	// are plain multipliers in Qdrant and are not held to it.
+	if f.Normalization != NormDBSF && math.Abs(sum-1) > 0.01 {
+		return fmt.Errorf("weights sum to %g, want 1.0 ± 0.01", sum)
+	}
+	return nil
+}
+
+// Describe names the technique as explanations show it.
+func (f Fusion) Describe() string {
+	f = f.withDefaults()
+	var b strings.Builder
+	b.WriteString(string(f.Normalization))
+	if f.Normalization == NormRRF {
+		b.WriteString(", rank_constant ")
+		b.WriteString(strconv.Itoa(f.RankConstant))
+	}
+	b.WriteString(" + ")
+	b.WriteString(string(f.Combination))
+	if f.Weights != nil {
+		b.WriteString(" weights [")
+		for i, w := range f.Weights {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.FormatFloat(w, 'g', -1, 64))
+		}
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// SubScore explains one sub-query's part in a fused hit. The sub-query's
+// weight is in Fused.Weights.
+type SubScore struct {
+	Raw float64 `json:"raw_score,omitempty"`
+	// Similarity is the raw k-NN score in natural units (see Scoring);
+	// valid when HasSimilarity.
+	Similarity float64 `json:"similarity,omitempty"`
+	Normalized float64 `json:"normalized"`
+	// Rank is the 1-based position in the sub-query's list (0 if absent).
+	Rank          int32 `json:"rank,omitempty"`
+	Present       bool  `json:"present"`
+	HasSimilarity bool  `json:"-"`
+}
+
+// Result is a fused hit: Hit.Score is the fused score, Subs explain it
+// (index-aligned with the sub-queries).
+type Result struct {
+	Hit
+	Subs []SubScore `json:"subs,omitempty"`
+}
+
+// Fused is the output of Fuse.
+type Fused struct {
+	Results []Result
+	// Method describes the normalization and combination.
+	Method string
+	// SubNames and Weights are aligned with Result.Subs.
+	SubNames []string
+	Weights  []float64
+}
+
+type docKey struct{ cluster, index, id string }
+
+// Fuse normalizes each sub-query's scores, combines them per document and
+// ranks the documents, following the neural-search normalization processor
+// (NS NormalizationProcessorWorkflow) with these documented choices:
+//
+//   - statistics (min, max, norm, mean, SD) are taken over the hits each
+//     sub-query returned, as NS does across shards;
+//   - a document missing from a sub-query gets 0.0 there: it counts in the
+//     arithmetic mean's denominator (NS ArithmeticMean… sums s ≥ 0) and is
+//     skipped by the geometric and harmonic means (they take s > 0); NS
+//     ScoreCombiner initializes missing slots to 0.0;
+//   - arithmetic is done in float64 (NS uses float32): rankings agree
+//     except for scores within float32 rounding of each other;
+//   - ties are broken by id, then index, then cluster, so the order is
+//     total and pages are stable (NS sorts a HashMap, leaving ties in an
+//     arbitrary order);
+//   - every document any sub-query returned is kept (NS truncates to the
+//     largest sub-query's hit count); cut-offs do the truncation here;
+//   - z_score: when all scores of a sub-query are equal (SD 0, including a
+//     single hit) every hit gets 1.0, and a score equal to the mean gets
+//     the 0.001 floor. NS returns the raw max (score = mean) or raw min
+//     (SD 0) there, which mixes raw and normalized units (NS
+//     ZScoreNormalizationTechnique.normalizeSingleScore).
+//
+// Hits are deduplicated within a sub-query by (cluster, index, id): the
+// first occurrence wins.
+func Fuse(subs []SubResult, f Fusion) (Fused, error) {
+	if err := f.Validate(len(subs)); err != nil {
+		return Fused{}, err
+	}
+	f = f.withDefaults()
+	nSub := len(subs)
+	total := 0
+	for _, s := range subs {
+		total += len(s.Hits)
+	}
+	out := Fused{Method: f.Describe(), SubNames: make([]string, nSub)}
+	for i, s := range subs {
+		out.SubNames[i] = s.Name
+	}
+	if total == 0 {
+		out.Results = []Result{}
+		return out, nil
+	}
+	weights := make([]float64, nSub)
+	for i := range weights {
+		weights[i] = 1
+		if f.Weights != nil {
+			weights[i] = f.Weights[i]
+		}
+	}
+	out.Weights = weights
+
+	// Documents are keyed by id in a string map (Go's fast path for string
+	// keys); the rare documents that share an id across indices or
+	// clusters are chained through fuseEnt.next and told apart by an
+	// interned (cluster, index) number.
+	type srcPair struct{ cluster, index string }
+	srcs := map[srcPair]int32{}
+	var last srcPair
+	lastSrc, haveLast := int32(0), false
+	byID := make(map[string]int32, total)
+	ents := make([]fuseEnt, 0, total)
+	flat := make([]SubScore, total*nSub)
+	norm := make([]float64, 0, 64)
+	for si, s := range subs {
+		norm = normalize(norm[:0], s.Hits, f)
+		for r := range s.Hits {
+			h := &s.Hits[r]
+			if p := (srcPair{h.Cluster, h.Index}); !haveLast || p != last {
+				id, ok := srcs[p]
+				if !ok {
+					id = int32(len(srcs))
+					srcs[p] = id
+				}
+				last, lastSrc, haveLast = p, id, true
+			}
+			head, ok := byID[h.ID]
+			di := int32(-1)
+			if ok {
+				for di = head; di >= 0 && ents[di].src != lastSrc; {
+					di = ents[di].next
+				}
+			}
+			if di < 0 {
+				di = int32(len(ents))
+				next := int32(-1)
+				if ok {
+					// Same id, other source: chain it behind the head.
+					next, ents[head].next = ents[head].next, di
+				} else {
+					byID[h.ID] = di
+				}
+				ents = append(ents, fuseEnt{sub: int32(si), rank: int32(r), src: lastSrc, next: next, doc: di})
+			}
+			ss := &flat[int(di)*nSub+si]
+			if ss.Present {
+				continue // duplicate within one sub-query: keep the first
+			}
+			ss.Present = true
+			ss.Rank = int32(r + 1)
+			ss.Raw = h.Score
+			ss.Normalized = norm[r]
+			if s.Scoring != nil {
+				if v, err := s.Scoring.ValueOf(h.Score); err == nil {
+					ss.Similarity, ss.HasSimilarity = v, true
+				}
+			}
+		}
+	}
+	for i := range ents {
+		ents[i].score = combine(flat[i*nSub:(i+1)*nSub], weights, f.Combination)
+	}
+	hitOf := func(e *fuseEnt) *Hit { return &subs[e.sub].Hits[e.rank] }
+	// Sort compact entries (no pointers) rather than Results.
+	slices.SortFunc(ents, func(a, b fuseEnt) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		return compareKeys(hitOf(&a), hitOf(&b))
+	})
+	out.Results = make([]Result, len(ents))
+	for i := range ents {
+		e := &ents[i]
+		base := int(e.doc) * nSub
+		out.Results[i] = Result{Hit: *hitOf(e), Subs: flat[base : base+nSub : base+nSub]}
+		out.Results[i].Score = e.score
+	}
+	return out, nil
+}
+
+// fuseEnt is one fused document while Fuse works.
+type fuseEnt struct {
+	score     float64
+	sub, rank int32 // where the document was first seen
+	src       int32 // interned (cluster, index)
+	next      int32 // next document with the same id, or −1
+	doc       int32 // position in the flat SubScore array
+}
+
+// compareResults orders by score descending, then id, index, cluster.
+func compareResults(a, b *Result) int {
+	if a.Score != b.Score {
+		if a.Score > b.Score {
+			return -1
+		}
+		return 1
+	}
+	return compareKeys(&a.Hit, &b.Hit)
+}
+
+// compareKeys orders by id, index, cluster: the tie-break everywhere.
+func compareKeys(a, b *Hit) int {
+	if c := cmp.Compare(a.ID, b.ID); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Index, b.Index); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Cluster, b.Cluster)
+}
+
+// normalize appends the normalized score of each hit to dst.
+func normalize(dst []float64, hits []Hit, f Fusion) []float64 {
+	n := len(hits)
+	if n == 0 {
+		return dst
+	}
+	switch f.Normalization {
+	case NormNone:
+		for _, h := range hits {
+			dst = append(dst, h.Score)
+		}
+	case NormMinMax:
+		lo, hi := hits[0].Score, hits[0].Score
+		for _, h := range hits[1:] {
+			lo = math.Min(lo, h.Score)
+			hi = math.Max(hi, h.Score)
+		}
+		for _, h := range hits {
+			// NS MinMaxScoreNormalizationTechnique: max = min → 1.0 (single
+			// result / all equal); a normalized 0 becomes 0.001.
+			if hi == lo {
+				dst = append(dst, 1)
+				continue
+			}
+			v := (h.Score - lo) / (hi - lo)
+			if v == 0 {
+				v = minMaxFloor
+			}
+			dst = append(dst, v)
+		}
+	case NormL2:
+		// NS L2ScoreNormalizationTechnique: s / sqrt(Σ s²); norm 0 → 0.
+		ss := 0.0
+		for _, h := range hits {
+			ss += h.Score * h.Score
+		}
+		nrm := math.Sqrt(ss)
+		for _, h := range hits {
+			if nrm == 0 {
+				dst = append(dst, 0)
+			} else {
+				dst = append(dst, h.Score/nrm)
+			}
+		}
+	case NormZScore:
+		// NS ZScoreNormalizationTechnique: (s − mean) / sample SD (commons
+		// math DescriptiveStatistics), z ≤ 0 → 0.001. Degenerate cases: see
+		// Fuse.
+		mean, sd := meanSampleSD(hits)
+		for _, h := range hits {
+			if sd == 0 {
+				dst = append(dst, 1)
+				continue
+			}
+			z := (h.Score - mean) / sd
+			if z <= 0 {
+				z = minMaxFloor
+			}
+			dst = append(dst, z)
+		}
+	case NormRRF:
+		// NS RRFNormalizationTechnique: 1 / (rank_constant + rank), rank
+		// 1-based in the sub-query's global order (the server's order here).
+		for r := range hits {
+			dst = append(dst, 1/float64(f.RankConstant+r+1))
+		}
+	case NormDBSF:
+		// Qdrant distr_norm: one point → 0.5; else (s − (μ−3σ)) / 6σ with
+		// sample σ; σ = 0 → 0.5. Not clipped: outliers fall outside [0, 1].
+		if n == 1 {
+			return append(dst, 0.5)
+		}
+		mean, sd := meanSampleSD(hits)
+		lo, hi := mean-3*sd, mean+3*sd
+		for _, h := range hits {
+			if hi == lo {
+				dst = append(dst, 0.5)
+			} else {
+				dst = append(dst, (h.Score-lo)/(hi-lo))
+			}
+		}
+	}
+	return dst
+}
+
+// meanSampleSD returns the mean and the n−1 standard deviation (0 for n<2).
+func meanSampleSD(hits []Hit) (float64, float64) {
+	n := float64(len(hits))
+	mean := 0.0
+	for _, h := range hits {
+		mean += h.Score
+	}
+	mean /= n
+	if len(hits) < 2 {
+		return mean, 0
+	}
+	v := 0.0
+	for _, h := range hits {
+		d := h.Score - mean
+		v += d * d
+	}
+	return mean, math.Sqrt(v / (n - 1))
+}
+
+// combine computes the fused score of one document.
+func combine(subs []SubScore, w []float64, c Combination) float64 {
+	switch c {
+	case CombArithmetic:
+		// NS ArithmeticMeanScoreCombinationTechnique: Σ w·s / Σ w over s ≥ 0;
+		// an absent sub-query contributes s = 0 and its weight.
+		num, den := 0.0, 0.0
+		for i, s := range subs {
+			v := s.Normalized
+			if !s.Present {
+				v = 0
+			}
+			if v >= 0 {
+				num += w[i] * v
+				den += w[i]
+			}
+		}
+		if den == 0 {
+			return 0
+		}
+		return num / den
+	case CombGeometric:
+		// NS GeometricMeanScoreCombinationTechnique: exp(Σ w ln s / Σ w) over s > 0.
+		num, den := 0.0, 0.0
+		for i, s := range subs {
+			if !s.Present || s.Normalized <= 0 {
+				continue
+			}
+			num += w[i] * math.Log(s.Normalized)
+			den += w[i]
+		}
+		if den == 0 {
+			return 0
+		}
+		return math.Exp(num / den)
+	case CombHarmonic:
+		// NS HarmonicMeanScoreCombinationTechnique: Σ w / Σ (w/s) over s > 0.
+		num, den := 0.0, 0.0
+		for i, s := range subs {
+			if !s.Present || s.Normalized <= 0 {
+				continue
+			}
+			num += w[i]
+			den += w[i] / s.Normalized
+		}
+		if den <= 0 {
+			return 0
+		}
+		return num / den
+	default: // CombSum
+		sum := 0.0
+		for i, s := range subs {
+			if s.Present {
+				sum += w[i] * s.Normalized
+			}
+		}
+		return sum
+	}
+}
