@@ -34,6 +34,12 @@ type Pooling struct {
 	MeanTokens             bool `json:"pooling_mode_mean_tokens"`
 	MaxTokens              bool `json:"pooling_mode_max_tokens"`
 	MeanSqrtLenTokens      bool `json:"pooling_mode_mean_sqrt_len_tokens"`
+	// Modes sentence-transformers has that we do not run; set means error.
+	WeightedMeanTokens bool `json:"pooling_mode_weightedmean_tokens"`
+	LastToken          bool `json:"pooling_mode_lasttoken"`
+	// Mode is the newer single-string form ("mean", "cls", "max",
+	// "mean_sqrt_len_tokens"); it overrides the flags when set.
+	Mode string `json:"pooling_mode"`
 }
 
 type sbertConfig struct {
@@ -129,6 +135,19 @@ func Load(dir string) (*Model, error) {
 		if err := readJSONOptional(p, &m.Pooling); err != nil {
 			return nil, fmt.Errorf("pooling config: %w", err)
 		}
+		if m.Pooling.WeightedMeanTokens || m.Pooling.LastToken {
+			return nil, fmt.Errorf("%s: weightedmean / lasttoken pooling is not supported: %w", p, ErrUnsupported)
+		}
+		switch m.Pooling.Mode {
+		case "":
+		case "mean", "cls", "max", "mean_sqrt_len_tokens":
+			pm := m.Pooling.Mode
+			m.Pooling.MeanTokens, m.Pooling.CLSToken, m.Pooling.MaxTokens, m.Pooling.MeanSqrtLenTokens = pm == "mean", pm == "cls", pm == "max", pm == "mean_sqrt_len_tokens"
+		default:
+			return nil, fmt.Errorf("%s: pooling_mode %q is not supported: %w", p, m.Pooling.Mode, ErrUnsupported)
+		}
+		// sentence-transformers concatenates the vectors of several modes;
+		// we run one.
 		if n := b2i(m.Pooling.CLSToken) + b2i(m.Pooling.MeanTokens) + b2i(m.Pooling.MaxTokens) + b2i(m.Pooling.MeanSqrtLenTokens); n != 1 {
 			return nil, fmt.Errorf("%s: %d pooling modes set; exactly one of cls/mean/max/mean_sqrt_len is supported: %w", p, n, ErrUnsupported)
 		}

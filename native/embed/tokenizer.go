@@ -557,3 +557,42 @@ func readJSONOptional(path string, v any) error {
 	}
 	return err
 }
+
+// Batch is a padded batch as Hugging Face returns it with padding=True:
+// rows padded with [PAD] to the longest sequence, attention mask 1 on real
+// tokens and 0 on padding, token type ids all 0 (single sentences).
+type Batch struct {
+	InputIDs      [][]int32
+	AttentionMask [][]int32
+	TokenTypeIDs  [][]int32
+	// Lengths are the unpadded lengths (the sum of each mask row).
+	Lengths []int
+}
+
+// EncodeBatch tokenizes texts and pads them into a Batch. The encoder
+// itself packs sequences without padding (Model.Forward); this is the
+// interchange form for callers that need Hugging Face's tensors.
+func (t *Tokenizer) EncodeBatch(texts []string) Batch {
+	b := Batch{InputIDs: make([][]int32, len(texts)), AttentionMask: make([][]int32, len(texts)),
+		TokenTypeIDs: make([][]int32, len(texts)), Lengths: make([]int, len(texts))}
+	longest := 0
+	for i, s := range texts {
+		b.InputIDs[i] = t.Encode(s)
+		b.Lengths[i] = len(b.InputIDs[i])
+		longest = max(longest, b.Lengths[i])
+	}
+	for i := range texts {
+		ids := make([]int32, longest)
+		mask := make([]int32, longest)
+		n := copy(ids, b.InputIDs[i])
+		for j := range ids {
+			if j < n {
+				mask[j] = 1
+			} else {
+				ids[j] = t.padID
+			}
+		}
+		b.InputIDs[i], b.AttentionMask[i], b.TokenTypeIDs[i] = ids, mask, make([]int32, longest)
+	}
+	return b
+}
