@@ -53,7 +53,9 @@ func ParseLevel(s string) (Level, error) {
 // C[i*ldc+j] = alpha*Σp a[p*MR+i]*b[p*NR+j] + beta*C[i*ldc+j]; when beta is 0,
 // C is written without being read (it may hold NaN garbage).
 type gemmKernel struct {
+	name   string
 	mr, nr int
+	kc     int // k-block: kc×nr×4 bytes of B should stay in L1D with room for A
 	fn     func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
 }
 

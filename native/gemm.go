@@ -9,19 +9,15 @@ import (
 // Blocking parameters (Goto/BLIS scheme): a kc×NR sliver of packed B stays
 // in L1 while the micro-kernel walks the MR×kc slivers of an mc×kc packed
 // block of A that stays in L2; the kc×nc packed block of B sits in L2/L3.
-// Sizes in bytes, tuned on Zen 4 (32 KiB L1D, 1 MiB L2): B sliver 16 KiB,
-// A block 768 KiB. They are variables so benchmarks can explore them.
+// kc is per micro-kernel (gemmKernel.kc); mc follows from the A block size,
+// tuned on Zen 4 (32 KiB L1D, 1 MiB L2) to 768 KiB.
 var (
 	gemmNC      = 4096
-	gemmKCBytes = 16384
 	gemmMCBytes = 786432
 )
 
 func gemmBlocking(k gemmKernel) (mc, kc int) {
-	kc = gemmKCBytes / 4 / k.nr
-	if kc > 384 {
-		kc = 384
-	}
+	kc = k.kc
 	mc = (gemmMCBytes / 4 / kc) / k.mr * k.mr
 	if mc < k.mr {
 		mc = k.mr

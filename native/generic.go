@@ -23,9 +23,11 @@ func genericImpl() *impl {
 		l2U8:     l2U8Generic,
 		hamming:  hammingGeneric,
 		pq4:      pq4Generic,
-		gemm:     gemmKernel{mr: 4, nr: 4, fn: gemm4x4Generic},
+		gemm:     gemmGeneric,
 	}
 }
+
+var gemmGeneric = gemmKernel{name: "generic4x4", mr: 4, nr: 4, kc: 256, fn: gemm4x4Generic}
 
 func dotGeneric(a, b []float32) float32 {
 	b = b[:len(a)]

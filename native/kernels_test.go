@@ -323,7 +323,7 @@ func TestPQLookupSum(t *testing.T) {
 func TestPQ4LookupSum(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(11, 12))
-		for _, M := range []int{1, 2, 3, 7, 8, 16, 31, 32, 64} {
+		for _, M := range []int{1, 2, 3, 7, 8, 9, 10, 11, 13, 15, 16, 17, 23, 31, 32, 64} {
 			for _, n := range []int{1, 5, 16, 33, 100} {
 				cb := (M + 1) / 2
 				tables := randF32(r, M*16)
@@ -333,7 +333,12 @@ func TestPQ4LookupSum(t *testing.T) {
 				}
 				out := make([]float32, n)
 				PQ4LookupSum(tables, M, codes, out)
+				twin := make([]float32, n)
+				pq4Generic(tables, M, codes, twin)
 				for i := range out {
+					if math.Float32bits(out[i]) != math.Float32bits(twin[i]) {
+						t.Fatalf("PQ4LookupSum M=%d n=%d i=%d: %v differs from the Go twin's %v (must be bit-identical)", M, n, i, out[i], twin[i])
+					}
 					var want, abs float64
 					for m := 0; m < M; m++ {
 						c := codes[i*cb+m/2]

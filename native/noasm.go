@@ -4,3 +4,5 @@ package native
 
 // registerAsm has nothing to register without assembly kernels.
 func registerAsm() {}
+
+func gemmKernels() []gemmKernel { return []gemmKernel{gemmGeneric} }

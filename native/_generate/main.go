@@ -317,6 +317,7 @@ TEXT ·%[1]sAVX512(SB), NOSPLIT, $0-52
 `, k.name, k.typ, k.ret, z512IntBody(k.name, k.widen, k.l2))
 	}
 	b.p("%s", hammingAVX512)
+	b.p("%s", pq4AVX512())
 	b.p("%s", gemmAVX512())
 	return b.String()
 }
@@ -379,6 +380,104 @@ hmdone:
 	VZEROUPPER
 	RET
 `
+
+// pq4AVX512: 4-bit PQ lookup-sum for blocks of 16 vectors. One dword gather
+// fetches 4 code bytes (8 sub-quantizers) of 16 vectors; each nibble is a
+// VPERMPS index into that sub-quantizer's 16-float table held in one zmm.
+// Even sub-quantizers add into Z0 and odd ones into Z1, in the same order as
+// pq4Generic, so the results are bit-identical to the Go twin.
+func pq4AVX512() string {
+	var b buf
+	b.p(`
+// func pq4AVX512(tables []float32, M int, codes []byte, out []float32, idx *[16]int32)
+// len(out) is a positive multiple of 16; (M+1)/2 >= 4; idx[v] = v*((M+1)/2).
+TEXT ·pq4AVX512(SB), NOSPLIT, $0-88
+	MOVQ tables_base+0(FP), R8
+	MOVQ M+24(FP), R9
+	MOVQ codes_base+32(FP), SI
+	MOVQ out_base+56(FP), DX
+	MOVQ out_len+64(FP), R10
+	MOVQ idx+80(FP), AX
+	VMOVDQU32 (AX), Z31
+	MOVL $15, AX
+	VPBROADCASTD AX, Z30
+	MOVQ R9, R11
+	INCQ R11
+	SHRQ $1, R11
+	MOVQ R11, R13
+	SUBQ $4, R13
+	MOVQ R11, R15
+	SHLQ $4, R15
+pqblock:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ R8, DI
+	XORQ BX, BX
+	MOVQ R9, CX
+pqgrp:
+	CMPQ CX, $8
+	JB pqrest
+	LEAQ (SI)(BX*1), R12
+	KXNORW K1, K1, K1
+	VPGATHERDD (R12)(Z31*1), K1, Z2
+`)
+	for t := 0; t < 8; t++ {
+		if t == 0 {
+			b.p("\tVPANDD Z30, Z2, Z3\n")
+		} else {
+			b.p("\tVPSRLD $%d, Z2, Z3\n\tVPANDD Z30, Z3, Z3\n", 4*t)
+		}
+		b.p("\tVPERMPS %d(DI), Z3, Z3\n\tVADDPS Z3, Z%d, Z%d\n", 64*t, t%2, t%2)
+	}
+	b.p(`	ADDQ $512, DI
+	ADDQ $4, BX
+	SUBQ $8, CX
+	JMP pqgrp
+pqrest:
+	TESTQ CX, CX
+	JZ pqstore
+	// The last dword of each vector's codes holds the remaining 1-7
+	// sub-quantizers; shift byte BX down to bit 0.
+	KXNORW K1, K1, K1
+	LEAQ (SI)(R13*1), R12
+	VPGATHERDD (R12)(Z31*1), K1, Z2
+	MOVQ BX, R14
+	SUBQ R13, R14
+	SHLQ $3, R14
+	MOVQ R14, X4
+	VPSRLD X4, Z2, Z2
+pqpair:
+	CMPQ CX, $2
+	JB pqlast
+	VPANDD Z30, Z2, Z3
+	VPERMPS (DI), Z3, Z3
+	VADDPS Z3, Z0, Z0
+	VPSRLD $4, Z2, Z2
+	VPANDD Z30, Z2, Z3
+	VPERMPS 64(DI), Z3, Z3
+	VADDPS Z3, Z1, Z1
+	VPSRLD $4, Z2, Z2
+	ADDQ $128, DI
+	SUBQ $2, CX
+	JMP pqpair
+pqlast:
+	TESTQ CX, CX
+	JZ pqstore
+	VPANDD Z30, Z2, Z3
+	VPERMPS (DI), Z3, Z3
+	VADDPS Z3, Z0, Z0
+pqstore:
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ $64, DX
+	ADDQ R15, SI
+	SUBQ $16, R10
+	JNZ pqblock
+	VZEROUPPER
+	RET
+`)
+	return b.String()
+}
 
 // gemm emits an SGEMM micro-kernel computing an mr×(nv*width) tile with
 // mr*nv vector accumulators: per k step it loads nv vectors of the packed B
