@@ -458,3 +458,14 @@ func TestVersion(t *testing.T) {
 		t.Fatal("want error")
 	}
 }
+
+func TestConfidenceIntervalIsDecimal(t *testing.T) {
+	b, err := json.Marshal(&EncoderParams{ConfidenceInterval: Float(1), Bits: Int(7)})
+	if err != nil || string(b) != `{"bits":7,"confidence_interval":1.0}` {
+		t.Fatalf("got %s %v", b, err)
+	}
+	b, _ = json.Marshal(&EncoderParams{ConfidenceInterval: Float(0.95)})
+	if string(b) != `{"confidence_interval":0.95}` {
+		t.Fatalf("got %s", b)
+	}
+}

@@ -137,8 +137,19 @@ func normalizeVector(v Version, knn bool, f *Field) {
 				ep.CodeSize = Int(pqCodeSizeDefault)
 			}
 		case e.Name == EncoderBinary:
+			// bits follow the compression level where one is set; with a
+			// level the encoder cannot give (1x, 2x) the cluster accepts the
+			// encoder without bits but refuses it with any bits, so they
+			// stay unset there (observed on 2.19.1).
 			if ep.Bits == nil {
-				ep.Bits = Int(1)
+				switch f.CompressionLevel {
+				case "", "32x":
+					ep.Bits = Int(1)
+				case "16x":
+					ep.Bits = Int(2)
+				case "8x":
+					ep.Bits = Int(4)
+				}
 			}
 		}
 		if *ep == (EncoderParams{}) {

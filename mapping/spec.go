@@ -23,6 +23,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -267,3 +269,22 @@ func Bool(v bool) *bool { return &v }
 
 // Float returns a pointer to v.
 func Float(v float64) *float64 { return &v }
+
+// MarshalJSON writes confidence_interval with a decimal point: the plugin
+// declares it a DoubleParameter and refuses an integer (observed on
+// 2.19.1: 1 is refused, 1.0 accepted).
+func (p EncoderParams) MarshalJSON() ([]byte, error) {
+	type plain EncoderParams
+	aux := struct {
+		plain
+		ConfidenceInterval json.RawMessage `json:"confidence_interval,omitempty"`
+	}{plain: plain(p)}
+	if p.ConfidenceInterval != nil {
+		s := strconv.FormatFloat(*p.ConfidenceInterval, 'f', -1, 64)
+		if !strings.ContainsAny(s, ".eE") {
+			s += ".0"
+		}
+		aux.ConfidenceInterval = json.RawMessage(s)
+	}
+	return json.Marshal(aux)
+}

@@ -193,8 +193,9 @@ var builtinAnalyzers = []string{"standard", "simple", "whitespace", "stop", "key
 
 // Characters the k-NN plugin refuses in a vector field's full name, because
 // the name becomes part of segment file names (KNNVectorFieldMapper
-// validateFullFieldName; Strings.INVALID_FILENAME_CHARS).
-const invalidFilenameChars = "\\/*?\"<>| ,#"
+// validateFullFieldName; Strings.INVALID_FILENAME_CHARS; '#' is accepted on
+// 2.19.1, observed).
+const invalidFilenameChars = "\\/*?\"<>| ,"
 
 func (c *validator) fields(prefix string, fields map[string]*Field, depth int) {
 	for _, name := range sortedKeys(fields) {

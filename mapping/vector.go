@@ -35,7 +35,7 @@ func (c *validator) vector(path, name string, f *Field) {
 		c.modelField(path, f)
 		return
 	}
-	if !c.dimension(path, f, dt) {
+	if !c.dimension(path, f, dt, c.knn) {
 		return
 	}
 
@@ -105,7 +105,7 @@ func (c *validator) modelField(path string, f *Field) {
 
 // dimension checks presence, sign, the per-engine maximum and the binary
 // multiple-of-8 rule; it reports whether later checks make sense.
-func (c *validator) dimension(path string, f *Field, dt string) bool {
+func (c *validator) dimension(path string, f *Field, dt string, knn bool) bool {
 	if f.Dimension == nil {
 		// validateDimensionSet: "Dimension value missing for vector: x".
 		c.fail(path+".dimension", nil, "dimension-required", srcMapper, "dimension is required unless model_id is set")
@@ -119,7 +119,9 @@ func (c *validator) dimension(path string, f *Field, dt string) bool {
 	}
 	// 16,000 for every engine (KNNEngine.MAX_DIMENSIONS_BY_ENGINE; lucene
 	// was 1,024 until 2.12, KNN #1346). For binary the limit counts bits.
-	if d > maxDimension {
+	// A flat field (index.knn false) has no engine and no maximum
+	// (observed on 2.19.1: 16,001 accepted and written).
+	if knn && d > maxDimension {
 		c.fail(path+".dimension", d, "dimension-max", srcEngine, "dimension must be at most %d", maxDimension)
 	}
 	// "Dimension should be multiply of 8 for binary vector data type" (KNNVectorFieldMapperUtil / VectorDataType.BINARY).
@@ -559,11 +561,13 @@ func encoderCompression(e *Encoder) string {
 		}
 		return "" // faiss fp16 = 2x, lucene 7-bit = 4x: decided by engine
 	case EncoderBinary:
-		bits := 1
-		if e.Parameters != nil && e.Parameters.Bits != nil {
-			bits = *e.Parameters.Bits
+		// Without explicit bits QFrameBitEncoder.calculateCompressionLevel
+		// reports "not configured", so no conflict is checked (observed on
+		// 2.19.1: binary encoder + compression 1x or 2x is accepted).
+		if e.Parameters == nil || e.Parameters.Bits == nil {
+			return ""
 		}
-		switch bits {
+		switch *e.Parameters.Bits {
 		case 1:
 			return "32x"
 		case 2:
@@ -587,6 +591,10 @@ func (c *validator) compressionMatchesEncoder(path string, f *Field) {
 		return
 	}
 	e := f.Method.Parameters.Encoder
+	if e.Name == EncoderBinary && (e.Parameters == nil || e.Parameters.Bits == nil) && level != "8x" && level != "16x" && level != "32x" {
+		c.warn(path+".parameters.encoder", e.Name, "binary-encoder-compression", srcQFrame,
+			"the binary encoder quantizes to 1, 2 or 4 bits (32x, 16x, 8x); compression_level %s does not describe it: set bits explicitly", level)
+	}
 	want := encoderCompression(e)
 	if e.Name == EncoderSQ && want == "" {
 		want = "2x"
