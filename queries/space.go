@@ -103,6 +103,15 @@ func (s Scoring) legacyNmslibCosine() bool {
 	return !s.Script && s.Space == SpaceCosine && s.Engine == EngineNmslib && !s.Version.AtLeast(2, 19)
 }
 
+// legacyScriptCosine: the knn_score script scored cosine as 1 + cos
+// (KNNScoringSpace.CosineSimilarity, "Scores cannot be negative so add +1")
+// before 2.19; on 2.19.1 it returns (1+cos)/2 like the knn query, as
+// TestQueriesFilterBothSidesAndKThatMeansK checks on the cluster (the 2.19
+// score unification, KNN #2357).
+func (s Scoring) legacyScriptCosine() bool {
+	return s.Script && s.Space == SpaceCosine && !s.Version.AtLeast(2, 19)
+}
+
 // ScoreOf converts a natural value (see Scoring) to the _score OpenSearch
 // reports for it.
 func (s Scoring) ScoreOf(v float64) (float64, error) {
@@ -115,8 +124,7 @@ func (s Scoring) ScoreOf(v float64) (float64, error) {
 			return 0, fmt.Errorf("cosinesimil: cosine %g outside [-1, 1]", v)
 		}
 		switch {
-		case s.Script:
-			// KNNScoringSpace.CosineSimilarity: 1 + cosine.
+		case s.legacyScriptCosine():
 			return 1 + v, nil
 		case s.legacyNmslibCosine():
 			return 1 / (2 - v), nil
@@ -155,7 +163,7 @@ func (s Scoring) ValueOf(score float64) (float64, error) {
 	case SpaceCosine:
 		var c float64
 		switch {
-		case s.Script:
+		case s.legacyScriptCosine():
 			c = score - 1
 		case s.legacyNmslibCosine():
 			c = 2 - 1/score

@@ -111,7 +111,7 @@ func TestScoringInverseProperty(t *testing.T) {
 		switch {
 		case sc.Space == SpaceInnerProduct:
 			hi = 1e6
-		case sc.Space == SpaceCosine && sc.Script:
+		case sc.legacyScriptCosine():
 			hi = 2
 		case sc.Space == SpaceCosine && sc.legacyNmslibCosine():
 			lo = 1.0 / 3
@@ -151,8 +151,13 @@ func TestScoringKnownValues(t *testing.T) {
 		{Scoring{Space: SpaceCosine, Engine: EngineNmslib, Version: Version{2, 18, 0}}, .6, 1 / 1.4},
 		// lucene was (1+cos)/2 all along.
 		{Scoring{Space: SpaceCosine, Engine: EngineLucene, Version: Version{2, 18, 0}}, .6, .8},
-		// The knn_score script: 1 + cos (KNNScoringSpace.CosineSimilarity).
+		// The knn_score script: 1 + cos before 2.19 (KNNScoringSpace.CosineSimilarity),
+		// (1+cos)/2 on 2.19.1 (checked on the cluster).
 		{Scoring{Space: SpaceCosine, Engine: EngineNmslib, Version: Version{2, 18, 0}, Script: true}, .6, 1.6},
+		{Scoring{Space: SpaceCosine, Engine: EngineLucene, Version: v2191, Script: true}, .6, .8},
+		// Script scores checked on 2.19.1: ip 1 → 2, ip −2 → 1/3; l2 (1,.5)·(1,0) → .8.
+		{Scoring{Space: SpaceInnerProduct, Engine: EngineLucene, Version: v2191, Script: true}, -2, 1.0 / 3},
+		{Scoring{Space: SpaceL2, Engine: EngineLucene, Version: v2191, Script: true}, .5, .8},
 		{Scoring{Space: SpaceInnerProduct, Engine: EngineFaiss, Version: v2191}, .4, 1.4},
 		{Scoring{Space: SpaceInnerProduct, Engine: EngineLucene, Version: v2191}, -.5, 1 / 1.5},
 		{Scoring{Space: SpaceInnerProduct, Engine: EngineLucene, Version: v2191}, 0, 1},
