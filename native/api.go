@@ -61,23 +61,31 @@ func checkBatch(kernel string, q, m, out []float32) {
 	}
 }
 
+// batchChunkFloats bounds the matrix floats one assembly call walks
+// (256 KiB, some 20–50 µs): assembly is not preemptible, and a 300 MB matrix
+// in one call would stall the scheduler and GC for tens of milliseconds.
+const batchChunkFloats = 1 << 16
+
+func runBatch(kernel func(q, m, out []float32), q, m, out []float32) {
+	d := len(q)
+	rows := max(1, batchChunkFloats/max(d, 1))
+	for i := 0; i < len(out); i += rows {
+		j := min(i+rows, len(out))
+		kernel(q, m[i*d:j*d], out[i:j])
+	}
+}
+
 // DotBatch writes into out[i] the dot product of q with row i of the
 // row-major matrix m (len(m) = len(out)*len(q)).
 func DotBatch(q, m []float32, out []float32) {
 	checkBatch("DotBatch", q, m, out)
-	if len(out) == 0 {
-		return
-	}
-	cur.Load().dotBatch(q, m, out)
+	runBatch(cur.Load().dotBatch, q, m, out)
 }
 
 // L2Batch writes into out[i] the squared L2 distance of q to row i of m.
 func L2Batch(q, m []float32, out []float32) {
 	checkBatch("L2Batch", q, m, out)
-	if len(out) == 0 {
-		return
-	}
-	cur.Load().l2Batch(q, m, out)
+	runBatch(cur.Load().l2Batch, q, m, out)
 }
 
 // Scale multiplies every element of a by s in place.

@@ -69,13 +69,29 @@ func gemm(c, a, b []float32, m, n, k int, alpha, beta float32, threads int, tran
 		threads = runtime.GOMAXPROCS(0)
 	}
 	// Split rows in multiples of MR, and not below ~2 MR-tiles per goroutine:
-	// thinner strips cost more in duplicated B packing than they gain.
-	maxThreads := (m + 2*kern.mr - 1) / (2 * kern.mr)
-	if threads > maxThreads {
-		threads = maxThreads
+	// thinner strips cost more in duplicated B packing than they gain. When
+	// there are too few rows for that (short sequences in the encoder), split
+	// columns of C into multiples of NR instead.
+	if threads > 1 && m < 2*kern.mr*threads {
+		colThreads := min(threads, n/(2*kern.nr))
+		if colThreads > 1 {
+			per := ((n+colThreads-1)/colThreads + kern.nr - 1) / kern.nr * kern.nr
+			var wg sync.WaitGroup
+			for c0 := 0; c0 < n; c0 += per {
+				c1 := min(c0+per, n)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					gemmBlock(kern, c, a, b, 0, m, c0, c1, n, k, alpha, beta, transB)
+				}()
+			}
+			wg.Wait()
+			return
+		}
 	}
+	threads = min(threads, (m+2*kern.mr-1)/(2*kern.mr))
 	if threads <= 1 {
-		gemmRows(kern, c, a, b, 0, m, n, k, alpha, beta, transB)
+		gemmBlock(kern, c, a, b, 0, m, 0, n, n, k, alpha, beta, transB)
 		return
 	}
 	per := (m + threads - 1) / threads
@@ -86,7 +102,7 @@ func gemm(c, a, b []float32, m, n, k int, alpha, beta float32, threads int, tran
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			gemmRows(kern, c, a, b, r0, r1, n, k, alpha, beta, transB)
+			gemmBlock(kern, c, a, b, r0, r1, 0, n, n, k, alpha, beta, transB)
 		}()
 	}
 	wg.Wait()
@@ -103,8 +119,8 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// gemmRows computes rows [r0, r1) of C.
-func gemmRows(kern gemmKernel, c, a, b []float32, r0, r1, n, k int, alpha, beta float32, transB bool) {
+// gemmBlock computes rows [r0, r1) × columns [c0, c1) of C (n columns).
+func gemmBlock(kern gemmKernel, c, a, b []float32, r0, r1, c0, c1, n, k int, alpha, beta float32, transB bool) {
 	MR, NR := kern.mr, kern.nr
 	MC, KC := gemmBlocking(kern)
 	bufs, _ := gemmPool.Get().(*gemmBufs)
@@ -112,7 +128,7 @@ func gemmRows(kern gemmKernel, c, a, b []float32, r0, r1, n, k int, alpha, beta 
 		bufs = new(gemmBufs)
 	}
 	defer gemmPool.Put(bufs)
-	ncMax := min(gemmNC, (n+NR-1)/NR*NR)
+	ncMax := min(gemmNC, (c1-c0+NR-1)/NR*NR)
 	kcMax := min(KC, k)
 	mcMax := min(MC, (r1-r0+MR-1)/MR*MR)
 	bufs.b = grow(bufs.b, kcMax*ncMax)
@@ -120,8 +136,8 @@ func gemmRows(kern gemmKernel, c, a, b []float32, r0, r1, n, k int, alpha, beta 
 	bufs.tmp = grow(bufs.tmp, MR*NR)
 	ap, bp, tmp := bufs.a, bufs.b, bufs.tmp
 
-	for jc := 0; jc < n; jc += gemmNC {
-		nc := min(gemmNC, n-jc)
+	for jc := c0; jc < c1; jc += gemmNC {
+		nc := min(gemmNC, c1-jc)
 		for pc := 0; pc < k; pc += KC {
 			kc := min(KC, k-pc)
 			if transB {

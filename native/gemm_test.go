@@ -102,6 +102,7 @@ func TestGemmShapes(t *testing.T) {
 				{64, 64, 64, 0, 1, 1},
 				{13, 1, 1000, 2, 1, 0},
 				{1, 130, 385, 2, -1, 1},
+				{5, 200, 64, 3, 1, 0.5}, // few rows: columns split over goroutines
 			} {
 				checkGemm(t, s.m, s.n, s.k, s.alpha, s.beta, s.threads, transB, r)
 			}

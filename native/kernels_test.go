@@ -172,6 +172,17 @@ func TestBatchKernels(t *testing.T) {
 				}
 			}
 		}
+		// More rows than one assembly call takes (batchChunkFloats).
+		d, rows := 3, 3*batchChunkFloats/3/2+7
+		q, m := randF32(r, d), randF32(r, d*rows)
+		out := make([]float32, rows)
+		L2Batch(q, m, out)
+		for i := range out {
+			want, abs := refL2(q, m[i*d:(i+1)*d])
+			if math.Abs(float64(out[i])-want) > 3*tolSum(d, abs) {
+				t.Fatalf("L2Batch chunked row %d: got %v want %v", i, out[i], want)
+			}
+		}
 	})
 }
 
