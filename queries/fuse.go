@@ -171,15 +171,35 @@ func (f Fusion) Describe() string {
 // SubScore explains one sub-query's part in a fused hit. The sub-query's
 // weight is in Fused.Weights.
 type SubScore struct {
-	Raw float64 `json:"raw_score,omitempty"`
+	Raw float64
 	// Similarity is the raw k-NN score in natural units (see Scoring);
 	// valid when HasSimilarity.
-	Similarity float64 `json:"similarity,omitempty"`
-	Normalized float64 `json:"normalized"`
+	Similarity float64
+	Normalized float64
 	// Rank is the 1-based position in the sub-query's list (0 if absent).
-	Rank          int32 `json:"rank,omitempty"`
-	Present       bool  `json:"present"`
-	HasSimilarity bool  `json:"-"`
+	Rank          int32
+	Present       bool
+	HasSimilarity bool
+}
+
+// MarshalJSON writes only what is known: an absent sub-query is
+// {"present": false}, and similarity appears only for k-NN sub-queries.
+func (s SubScore) MarshalJSON() ([]byte, error) {
+	if !s.Present {
+		return []byte(`{"present":false}`), nil
+	}
+	type out struct {
+		Present    bool     `json:"present"`
+		Rank       int32    `json:"rank"`
+		Raw        float64  `json:"raw_score"`
+		Similarity *float64 `json:"similarity,omitempty"`
+		Normalized float64  `json:"normalized"`
+	}
+	o := out{Present: true, Rank: s.Rank, Raw: s.Raw, Normalized: s.Normalized}
+	if s.HasSimilarity {
+		o.Similarity = &s.Similarity
+	}
+	return json.Marshal(o)
 }
 
 // Result is a fused hit: Hit.Score is the fused score, Subs explain it

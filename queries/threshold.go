@@ -6,15 +6,15 @@ import (
 
 // FieldInfo is what the query side needs to know about a knn_vector field.
 type FieldInfo struct {
-	Field  string // full path, e.g. "passages.vec"
-	Space  Space
-	Engine Engine
+	Field  string `json:"field"` // full path, e.g. "passages.vec"
+	Space  Space  `json:"space_type"`
+	Engine Engine `json:"engine"`
 	// Nested is the path of the enclosing nested object ("" if none).
-	Nested string
+	Nested string `json:"nested,omitempty"`
 	// OnDisk is true for mode: on_disk fields (no radial search there).
-	OnDisk bool
+	OnDisk bool `json:"on_disk,omitempty"`
 	// DataType is float, byte or binary.
-	DataType string
+	DataType string `json:"data_type"`
 }
 
 // Scoring returns the Scoring of the field's knn query scores.
@@ -77,16 +77,16 @@ const (
 
 // ThresholdPlan is the translation of a natural-units threshold.
 type ThresholdPlan struct {
-	Mode ThresholdMode
+	Mode ThresholdMode `json:"mode"`
 	// Value is the user's threshold in natural units (see Scoring).
-	Value float64
+	Value float64 `json:"value"`
 	// MinScore is the threshold on the score scale of the chosen path:
 	// the knn query's for radial/client, the script's for exact.
-	MinScore float64
+	MinScore float64 `json:"min_score"`
 	// Scoring is the score formula MinScore is expressed in.
-	Scoring Scoring
+	Scoring Scoring `json:"-"`
 	// Reason says why the radial path was not taken ("" when it was).
-	Reason string
+	Reason string `json:"reason,omitempty"`
 }
 
 // PlanThreshold translates "similarity ≥ t" (cosine, inner product) or

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/knnbridge/knnbridge/bridge"
+	"github.com/knnbridge/knnbridge/queries"
+)
+
+// Embedder turns query text into vectors. The search command needs one
+// only for --text without --vector in knn/hybrid mode.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// searchEmbedder, when set (by the file that wires the local or HTTP
+// embedder into the CLI), supplies the Embedder for `search --text`.
+var searchEmbedder func(ctx context.Context) (Embedder, error)
+
+func init() { rootCmd.AddCommand(newSearchCmd()) }
+
+type searchOpts struct {
+	index, mode, vectorField, vector, text, textFields string
+	k, from, size, depth                               int
+	filter                                             string
+	minSim                                             float64
+	fallback                                           string
+	exact, parallel, dedupeByID, explain, noSource     bool
+	efSearch, nprobes                                  int
+	operator, msm, fuzziness                           string
+	norm, comb, weights                                string
+	rankConstant                                       int
+	topK, autocut                                      int
+	gap, gapRel, cumulative                            float64
+	source                                             string
+}
+
+func newSearchCmd() *cobra.Command {
+	var o searchOpts
+	cmd := &cobra.Command{
+		Use:   "search",
+		Short: "k-NN, BM25 or hybrid search with thresholds in natural units, fusion, cut-offs and explanations",
+		Long: `Runs a k-NN, BM25 or hybrid (BM25 + k-NN) search. Hybrid runs both
+sub-queries in one _msearch round trip (or two parallel requests with
+--parallel), normalizes and fuses them client-side with neural-search's
+semantics, then applies cut-offs.
+
+--min-similarity is in the field's natural units: cosine or inner product
+(at least), euclidean/l1/linf/hamming distance (at most). It becomes a
+radial min_score where the cluster's radial search is correct, and exact
+search (or client-side filtering, --threshold-fallback client) elsewhere.`,
+		Example: `  knnbridge search --index docs --vector-field emb --vector '[0.1,0.2,0.3]' --k 5 --min-similarity 0.8
+  knnbridge search --index docs --mode hybrid --text "solar panels" --text-fields title^2,body \
+      --vector-field emb --vector '[...]' --norm min_max --combination arithmetic_mean --weights 0.3,0.7 --explain -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSearch(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.index, "index", "", "index or indices (comma separated) to search (required)")
+	f.StringVar(&o.mode, "mode", "", "knn, bm25 or hybrid (default: hybrid with text and a vector, else whichever is given)")
+	f.StringVar(&o.vectorField, "vector-field", "", "knn_vector field")
+	f.StringVar(&o.vector, "vector", "", "query vector: JSON array or comma-separated numbers")
+	f.StringVar(&o.text, "text", "", "query text (BM25 side; embedded for the k-NN side when --vector is absent)")
+	f.StringVar(&o.textFields, "text-fields", "", "BM25 fields with optional boosts, e.g. title^2,body")
+	f.IntVar(&o.k, "k", 10, "number of results wanted (k that means k)")
+	f.IntVar(&o.from, "from", 0, "page offset")
+	f.IntVar(&o.size, "size", 0, "page size (default k)")
+	f.IntVar(&o.depth, "depth", 0, "hybrid: candidates per sub-query (default max(k, from+size)); keep constant across pages")
+	f.StringVar(&o.filter, "filter", "", "query DSL filter (JSON object) applied to both sides")
+	f.Float64Var(&o.minSim, "min-similarity", 0, "threshold in natural units (cosine/inner product ≥, distances ≤)")
+	f.StringVar(&o.fallback, "threshold-fallback", "exact", "where radial search is unavailable: exact or client")
+	f.BoolVar(&o.exact, "exact", false, "exact k-NN via the knn_score script (ground truth)")
+	f.IntVar(&o.efSearch, "ef-search", 0, "method_parameters.ef_search")
+	f.IntVar(&o.nprobes, "nprobes", 0, "method_parameters.nprobes (faiss IVF)")
+	f.StringVar(&o.operator, "operator", "", "BM25 operator: and or or")
+	f.StringVar(&o.msm, "minimum-should-match", "", "BM25 minimum_should_match")
+	f.StringVar(&o.fuzziness, "fuzziness", "", "BM25 fuzziness (AUTO, 1, 2)")
+	f.StringVar(&o.norm, "norm", "min_max", "hybrid normalization: min_max, l2, z_score, rrf, dbsf, none")
+	f.StringVar(&o.comb, "combination", "", "hybrid combination: arithmetic_mean, geometric_mean, harmonic_mean, sum (default per normalization)")
+	f.StringVar(&o.weights, "weights", "", "hybrid weights, BM25 first (e.g. 0.3,0.7; must sum to 1 except for dbsf)")
+	f.IntVar(&o.rankConstant, "rank-constant", 0, "RRF rank constant (default 60)")
+	f.BoolVar(&o.parallel, "parallel", false, "hybrid: two parallel requests instead of one _msearch")
+	f.IntVar(&o.topK, "top-k", 0, "cut-off: keep at most this many")
+	f.Float64Var(&o.gap, "gap", 0, "cut-off: stop at the first score drop larger than this")
+	f.Float64Var(&o.gapRel, "gap-rel", 0, "cut-off: stop at the first drop larger than this share of the previous score")
+	f.IntVar(&o.autocut, "autocut", 0, "cut-off: stop at the N-th jump (Weaviate autocut)")
+	f.Float64Var(&o.cumulative, "cumulative", 0, "cut-off: keep until scores add up to this share of the total")
+	f.StringVar(&o.source, "source", "", "_source fields to return (comma separated; default all)")
+	f.BoolVar(&o.noSource, "no-source", false, "return no _source")
+	f.BoolVar(&o.dedupeByID, "dedupe-by-id", false, "treat the same id in several indices as one document")
+	f.BoolVar(&o.explain, "explain", false, "show per-hit raw, normalized and fused scores")
+	return cmd
+}
+
+// parseVector reads "[1, 2.5]" or "1,2.5".
+func parseVector(s string) ([]float32, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		var v []float32
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, fmt.Errorf("--vector: %w", err)
+		}
+		return v, nil
+	}
+	var v []float32
+	for i, p := range strings.Split(s, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return nil, fmt.Errorf("--vector: element %d (%q): %w", i, p, err)
+		}
+		v = append(v, float32(x))
+	}
+	return v, nil
+}
+
+func parseWeights(s string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var w []float64
+	for i, p := range strings.Split(s, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, fmt.Errorf("--weights: element %d (%q): %w", i, p, err)
+		}
+		w = append(w, x)
+	}
+	return w, nil
+}
+
+func buildSearchRequest(ctx context.Context, cmd *cobra.Command, o searchOpts) (bridge.SearchRequest, error) {
+	req := bridge.SearchRequest{
+		Mode: o.mode, VectorField: o.vectorField, Text: o.text, K: o.k, From: o.from, Size: o.size, Depth: o.depth,
+		ThresholdFallback: queries.ThresholdMode(o.fallback), Exact: o.exact, EfSearch: o.efSearch, NProbes: o.nprobes,
+		Operator: o.operator, MinimumShouldMatch: o.msm, Fuzziness: o.fuzziness, Parallel: o.parallel, DedupeByID: o.dedupeByID,
+		Cutoff: queries.Cutoff{TopK: o.topK, GapAbs: o.gap, GapRel: o.gapRel, Autocut: o.autocut, Cumulative: o.cumulative},
+	}
+	for _, ix := range strings.Split(o.index, ",") {
+		if ix = strings.TrimSpace(ix); ix != "" {
+			req.Indices = append(req.Indices, ix)
+		}
+	}
+	if len(req.Indices) == 0 {
+		return req, fmt.Errorf("--index is required")
+	}
+	if o.vector != "" {
+		v, err := parseVector(o.vector)
+		if err != nil {
+			return req, err
+		}
+		req.Vector = v
+	}
+	if req.Mode == "" {
+		switch {
+		case o.text != "" && (o.vector != "" || (o.vectorField != "" && searchEmbedder != nil)):
+			req.Mode = bridge.ModeHybrid
+		case o.vector != "":
+			req.Mode = bridge.ModeKNN
+		default:
+			req.Mode = bridge.ModeBM25
+		}
+	}
+	if req.Mode != bridge.ModeBM25 && req.Vector == nil {
+		if o.text == "" {
+			return req, fmt.Errorf("mode %s needs --vector or --text", req.Mode)
+		}
+		if searchEmbedder == nil {
+			return req, fmt.Errorf("mode %s with --text needs an embedder, and none is built into this binary: pass --vector", req.Mode)
+		}
+		emb, err := searchEmbedder(ctx)
+		if err != nil {
+			return req, fmt.Errorf("loading the embedder: %w", err)
+		}
+		vs, err := emb.Embed(ctx, []string{o.text})
+		if err != nil {
+			return req, fmt.Errorf("embedding --text: %w", err)
+		}
+		if len(vs) != 1 {
+			return req, fmt.Errorf("embedder returned %d vectors for 1 text", len(vs))
+		}
+		req.Vector = vs[0]
+	}
+	if req.Mode != bridge.ModeKNN {
+		if o.textFields == "" {
+			return req, fmt.Errorf("mode %s needs --text-fields", req.Mode)
+		}
+		tf, err := queries.ParseTextFields(o.textFields)
+		if err != nil {
+			return req, err
+		}
+		req.TextFields = tf
+	}
+	if o.filter != "" {
+		req.Filter = json.RawMessage(o.filter)
+		if !json.Valid(req.Filter) {
+			return req, fmt.Errorf("--filter is not valid JSON")
+		}
+	}
+	if cmd.Flags().Changed("min-similarity") {
+		ms := o.minSim
+		req.MinSimilarity = &ms
+	}
+	w, err := parseWeights(o.weights)
+	if err != nil {
+		return req, err
+	}
+	req.Fusion = queries.Fusion{Normalization: queries.Normalization(o.norm), Combination: queries.Combination(o.comb),
+		Weights: w, RankConstant: o.rankConstant}
+	switch {
+	case o.noSource:
+		req.Source = &queries.Source{Disabled: true}
+	case o.source != "":
+		req.Source = &queries.Source{Includes: strings.Split(o.source, ",")}
+	}
+	return req, nil
+}
+
+func runSearch(cmd *cobra.Command, o searchOpts) error {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	req, err := buildSearchRequest(ctx, cmd, o)
+	if err != nil {
+		return err
+	}
+	c, err := newClusterClient()
+	if err != nil {
+		return err
+	}
+	res, err := bridge.NewSearcher(c).Search(ctx, req)
+	if err != nil {
+		return clusterError{err}
+	}
+	out := cmd.OutOrStdout()
+	if outputFormat == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return printSearchTable(out, res, o.explain)
+}
+
+func printSearchTable(w io.Writer, res *bridge.SearchResult, explain bool) error {
+	fmt.Fprintf(w, "%d shown of %d after cut-offs, %s, %d round trip(s), %s\n", len(res.Results), res.Total, res.Method, res.RoundTrips, res.Took)
+	if res.KNN != nil {
+		k := res.KNN
+		fmt.Fprintf(w, "k-NN: %s on %s", k.Field.Field, k.Scoring)
+		if k.Strategy != "" {
+			fmt.Fprintf(w, ", %s", k.Strategy)
+		}
+		if len(k.Attempts) > 1 {
+			fmt.Fprintf(w, " (k tried: %v)", k.Attempts)
+		}
+		if k.Threshold != nil {
+			fmt.Fprintf(w, ", threshold %s %g → %s min_score %g", k.Field.Space.Unit(), k.Threshold.Value, k.Threshold.Mode, k.Threshold.MinScore)
+			if k.Threshold.Reason != "" {
+				fmt.Fprintf(w, " (%s)", k.Threshold.Reason)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	hdr := "RANK\tSCORE\tINDEX\tID"
+	if explain {
+		for _, n := range res.SubNames {
+			hdr += "\t" + strings.ToUpper(n) + " (rank raw → norm)"
+		}
+	}
+	fmt.Fprintln(tw, hdr)
+	for i, r := range res.Results {
+		line := fmt.Sprintf("%d\t%.6g\t%s\t%s", i+1, r.Score, r.Index, r.ID)
+		if explain {
+			for _, s := range r.Subs {
+				if !s.Present {
+					line += "\t-"
+					continue
+				}
+				part := fmt.Sprintf("#%d %.5g", s.Rank, s.Raw)
+				if s.HasSimilarity {
+					part += fmt.Sprintf(" (sim %.5g)", s.Similarity)
+				}
+				line += fmt.Sprintf("\t%s → %.4g", part, s.Normalized)
+			}
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
