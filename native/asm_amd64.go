@@ -66,6 +66,12 @@ func dotU8AVX512(a, b []uint8) uint32
 func l2U8AVX512(a, b []uint8) uint32
 
 //go:noescape
+func dotI8VNNI(a, b []int8) int32
+
+//go:noescape
+func dotU8VNNI(a, b []uint8) uint32
+
+//go:noescape
 func hammingAVX512(a, b []byte) int
 
 //go:noescape
@@ -124,6 +130,10 @@ func registerAsm() {
 	if cpu.X86.HasAVX512VPOPCNTDQ {
 		hamming = hammingAVX512
 	}
+	dotI8, dotU8 := dotI8AVX512, dotU8AVX512
+	if cpu.X86.HasAVX512VNNI {
+		dotI8, dotU8 = dotI8VNNI, dotU8VNNI
+	}
 	gemm := gemmAVX512
 	if splitAVX512() {
 		gemm = gemmAVX2
@@ -135,9 +145,9 @@ func registerAsm() {
 		dotBatch: dotBatchAVX512,
 		l2Batch:  l2BatchAVX512,
 		scale:    scaleAVX512,
-		dotI8:    dotI8AVX512,
+		dotI8:    dotI8,
 		l2I8:     l2I8AVX512,
-		dotU8:    dotU8AVX512,
+		dotU8:    dotU8,
 		l2U8:     l2U8AVX512,
 		hamming:  hamming,
 		pq4:      pq4AVX512Blocks,

@@ -316,6 +316,8 @@ TEXT ·%[1]sAVX512(SB), NOSPLIT, $0-52
 	RET
 `, k.name, k.typ, k.ret, z512IntBody(k.name, k.widen, k.l2))
 	}
+	b.p("%s", vnniDot("dotI8VNNI", "int8", "int32", true))
+	b.p("%s", vnniDot("dotU8VNNI", "uint8", "uint32", false))
 	b.p("%s", hammingAVX512)
 	b.p("%s", pq4AVX512())
 	b.p("%s", gemmAVX512())
@@ -380,6 +382,83 @@ hmdone:
 	VZEROUPPER
 	RET
 `
+
+// vnniDot: byte dot products with AVX512_VNNI's VPDPBUSD, which multiplies
+// unsigned by signed bytes and adds groups of four into dword lanes, 64 bytes
+// per instruction. Signed·signed uses a·b = (a⊕0x80)·b − 128·Σb, and
+// unsigned·unsigned a·b = a·(b⊕0x80) + 128·Σa; every step wraps modulo 2^32,
+// so the result equals the Go twin's bit for bit.
+func vnniDot(name, typ, ret string, signed bool) string {
+	// Z0/Z1: products; Z2/Z3: the Σ correction; Z29: 0x80 bytes; Z28: ones.
+	corrOp := "VPSUBD"
+	if !signed {
+		corrOp = "VPADDD"
+	}
+	step := func(off, acc, corr string, masked bool) string {
+		ld := func(src, dst string) string {
+			if masked {
+				return fmt.Sprintf("\tVMOVDQU8.Z %s(%s), K1, %s\n", off, src, dst)
+			}
+			return fmt.Sprintf("\tVMOVDQU8 %s(%s), %s\n", off, src, dst)
+		}
+		out := ld("SI", "Z4") + ld("DI", "Z5")
+		if signed {
+			// Z4 = a⊕0x80 (unsigned), Z5 = b (signed); Σb via ones·b.
+			out += "\tVPXORD Z29, Z4, Z6\n"
+			out += fmt.Sprintf("\tVPDPBUSD Z5, Z6, %s\n\tVPDPBUSD Z5, Z28, %s\n", acc, corr)
+		} else {
+			// Z4 = a (unsigned), Z5⊕0x80 = b−128 (signed); Σa via a·ones.
+			out += "\tVPXORD Z29, Z5, Z6\n"
+			out += fmt.Sprintf("\tVPDPBUSD Z6, Z4, %s\n\tVPDPBUSD Z28, Z4, %s\n", acc, corr)
+		}
+		return out
+	}
+	return stamp(fmt.Sprintf(`
+// func %[1]s(a, b []%[2]s) %[3]s  (needs AVX512_VNNI)
+TEXT ·%[1]s(SB), NOSPLIT, $0-52
+	MOVQ a_base+0(FP), SI
+	MOVQ b_base+24(FP), DI
+	MOVQ a_len+8(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z29
+	MOVL $0x01010101, AX
+	VPBROADCASTD AX, Z28
+@128:
+	CMPQ CX, $128
+	JB @64
+`, name, typ, ret)+step("0", "Z0", "Z2", false)+step("64", "Z1", "Z3", false)+`	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $128, CX
+	JMP @128
+@64:
+	CMPQ CX, $64
+	JB @tail
+`+step("0", "Z0", "Z2", false)+`	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $64, CX
+@tail:
+	TESTQ CX, CX
+	JZ @done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVQ AX, K1
+`+step("0", "Z1", "Z3", true)+`@done:
+	VPADDD Z3, Z2, Z2
+	VPSLLD $7, Z2, Z2
+	VPADDD Z1, Z0, Z0
+	`+corrOp+` Z2, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	HSUMD2
+	MOVL AX, ret+48(FP)
+	VZEROUPPER
+	RET
+`, name)
+}
 
 // pq4AVX512: 4-bit PQ lookup-sum for blocks of 16 vectors. One dword gather
 // fetches 4 code bytes (8 sub-quantizers) of 16 vectors; each nibble is a
