@@ -63,11 +63,12 @@ type ItemResult struct {
 }
 
 // Retryable reports whether a failed item should be sent again: the node was
-// overloaded (429 / es_rejected_execution_exception, the write thread pool
-// queue was full) or failed transiently (5xx). 4xx items (mapping errors,
+// overloaded (429; type es_rejected_execution_exception in Elasticsearch-era
+// clients, rejected_execution_exception as OpenSearch 2.19 answers when the
+// write thread pool queue is full — seen in integration/ingest_test.go) or failed transiently (5xx). 4xx items (mapping errors,
 // version conflicts...) fail the same way every time.
 func (it ItemResult) Retryable() bool {
-	return it.Status == http.StatusTooManyRequests || it.Type == "es_rejected_execution_exception" ||
+	return it.Status == http.StatusTooManyRequests || it.Type == "es_rejected_execution_exception" || it.Type == "rejected_execution_exception" ||
 		it.Status >= 500
 }
 
