@@ -45,14 +45,14 @@ func Normalize(a []float32) float32 {
 // Cosine returns the cosine similarity of a and b; 0 when either is zero.
 func Cosine(a, b []float32) float32 {
 	mustSameLen("Cosine", len(a), len(b))
-	im := cur.Load()
-	na, nb := im.dot(a, a), im.dot(b, b)
+	// One pass computes a·b, a·a and b·b together.
+	dot, na, nb := cur.Load().cos(a, b)
 	if na == 0 || nb == 0 {
 		return 0
 	}
 	// The product of the squared norms is taken in float64: in float32 it
 	// overflows for norms above ~1.8e19 although the cosine is well defined.
-	return float32(float64(im.dot(a, b)) / math.Sqrt(float64(na)*float64(nb)))
+	return float32(float64(dot) / math.Sqrt(float64(na)*float64(nb)))
 }
 
 func checkBatch(kernel string, q, m, out []float32) {

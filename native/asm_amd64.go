@@ -15,6 +15,12 @@ func dotAVX2(a, b []float32) float32
 func l2AVX2(a, b []float32) float32
 
 //go:noescape
+func cosAVX2(a, b []float32) (dot, aa, bb float32)
+
+//go:noescape
+func cosAVX512(a, b []float32) (dot, aa, bb float32)
+
+//go:noescape
 func dotBatchAVX2(q, m, out []float32)
 
 //go:noescape
@@ -112,6 +118,7 @@ func registerAsm() {
 		level:    AVX2,
 		dot:      dotAVX2,
 		l2:       l2AVX2,
+		cos:      cosAVX2,
 		dotBatch: dotBatchAVX2,
 		l2Batch:  l2BatchAVX2,
 		scale:    scaleAVX2,
@@ -142,6 +149,7 @@ func registerAsm() {
 		level:    AVX512,
 		dot:      dotAVX512,
 		l2:       l2AVX512,
+		cos:      cosAVX512,
 		dotBatch: dotBatchAVX512,
 		l2Batch:  l2BatchAVX512,
 		scale:    scaleAVX512,

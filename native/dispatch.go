@@ -65,6 +65,7 @@ type impl struct {
 	level    Level
 	dot      func(a, b []float32) float32
 	l2       func(a, b []float32) float32
+	cos      func(a, b []float32) (dot, aa, bb float32)
 	dotBatch func(q, m, out []float32)
 	l2Batch  func(q, m, out []float32)
 	scale    func(a []float32, s float32)

@@ -125,6 +125,8 @@ func FuzzFloatKernels(f *testing.F) {
 			prev, _ := Use(l)
 			checkSum(t, l.String()+" Dot", Dot(a, b), dot, dabs, dfin, n, 1)
 			checkSum(t, l.String()+" L2Squared", L2Squared(a, b), l2, l2, lfin, n, 3)
+			cd, _, _ := cur.Load().cos(a, b)
+			checkSum(t, l.String()+" cosine's dot", cd, dot, dabs, dfin, n, 1)
 			out := make([]float32, 2)
 			m := append(append([]float32(nil), b...), a...)
 			DotBatch(a, m, out)

@@ -14,6 +14,7 @@ func genericImpl() *impl {
 		level:    Generic,
 		dot:      dotGeneric,
 		l2:       l2Generic,
+		cos:      cosGeneric,
 		dotBatch: dotBatchGeneric,
 		l2Batch:  l2BatchGeneric,
 		scale:    scaleGeneric,
@@ -43,6 +44,29 @@ func dotGeneric(a, b []float32) float32 {
 		s0 += a[i] * b[i]
 	}
 	return (s0 + s1) + (s2 + s3)
+}
+
+// cosGeneric returns a·b, a·a and b·b in one pass.
+func cosGeneric(a, b []float32) (dot, aa, bb float32) {
+	b = b[:len(a)]
+	var d0, d1, a0, a1, b0, b1 float32
+	i := 0
+	for ; i+2 <= len(a); i += 2 {
+		x0, y0, x1, y1 := a[i], b[i], a[i+1], b[i+1]
+		d0 += x0 * y0
+		a0 += x0 * x0
+		b0 += y0 * y0
+		d1 += x1 * y1
+		a1 += x1 * x1
+		b1 += y1 * y1
+	}
+	if i < len(a) {
+		x, y := a[i], b[i]
+		d0 += x * y
+		a0 += x * x
+		b0 += y * y
+	}
+	return d0 + d1, a0 + a1, b0 + b1
 }
 
 func l2Generic(a, b []float32) float32 {

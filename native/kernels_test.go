@@ -86,6 +86,14 @@ func TestFloatKernelsAgainstFloat64(t *testing.T) {
 			if got := Dot(a, b); math.Abs(float64(got)-want) > tolSum(n, abs) {
 				t.Fatalf("Dot n=%d: got %v want %v (tol %g)", n, got, want, tolSum(n, abs))
 			}
+			{
+				d, aa, bb := cur.Load().cos(a, b)
+				wa, _ := refDot(a, a)
+				wb, _ := refDot(b, b)
+				if math.Abs(float64(d)-want) > tolSum(n, abs) || math.Abs(float64(aa)-wa) > tolSum(n, wa) || math.Abs(float64(bb)-wb) > tolSum(n, wb) {
+					t.Fatalf("cos kernel n=%d: (%v %v %v) want (%v %v %v)", n, d, aa, bb, want, wa, wb)
+				}
+			}
 			wl2, abs2 := refL2(a, b)
 			if got := L2Squared(a, b); math.Abs(float64(got)-wl2) > tolSum(n, abs2)*3 {
 				t.Fatalf("L2Squared n=%d: got %v want %v", n, got, wl2)

@@ -316,6 +316,7 @@ TEXT ·%[1]sAVX512(SB), NOSPLIT, $0-52
 	RET
 `, k.name, k.typ, k.ret, z512IntBody(k.name, k.widen, k.l2))
 	}
+	b.p("%s", cosine("cosAVX512", "Z", 16, true))
 	b.p("%s", vnniDot("dotI8VNNI", "int8", "int32", true))
 	b.p("%s", vnniDot("dotU8VNNI", "uint8", "uint32", false))
 	b.p("%s", hammingAVX512)
@@ -382,6 +383,85 @@ hmdone:
 	VZEROUPPER
 	RET
 `
+
+// hsum reduces vector register r (Z or Y) to its lane 0 in the X register of
+// the same number, using X15 (Y15) as scratch.
+func hsum(reg string, n int) string {
+	var b buf
+	if reg == "Z" {
+		b.p("\tVEXTRACTF64X4 $1, Z%d, Y15\n\tVADDPS Y15, Y%d, Y%d\n", n, n, n)
+	}
+	b.p("\tVEXTRACTF128 $1, Y%[1]d, X15\n\tVADDPS X15, X%[1]d, X%[1]d\n", n)
+	b.p("\tVMOVHLPS X%[1]d, X%[1]d, X15\n\tVADDPS X15, X%[1]d, X%[1]d\n", n)
+	b.p("\tVMOVSHDUP X%[1]d, X15\n\tVADDSS X15, X%[1]d, X%[1]d\n", n)
+	return b.String()
+}
+
+// cosine: one pass computing a·b, a·a and b·b (func(a, b) (dot, aa, bb)),
+// two vectors per step in six accumulators.
+func cosine(name, reg string, w int, masked bool) string {
+	var b buf
+	vb := 4 * w
+	r := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+	zero := "VXORPS"
+	if reg == "Z" {
+		zero = "VPXORD"
+	}
+	b.p(`
+// func %[1]s(a, b []float32) (dot, aa, bb float32)
+TEXT ·%[1]s(SB), NOSPLIT, $0-60
+	MOVQ a_base+0(FP), SI
+	MOVQ b_base+24(FP), DI
+	MOVQ a_len+8(FP), CX
+`, name)
+	for i := 0; i < 6; i++ {
+		b.p("\t%s %s, %s, %s\n", zero, r(i), r(i), r(i))
+	}
+	step := func(off int, acc int, ld string) {
+		k := ""
+		if strings.HasSuffix(ld, ".Z") {
+			k = " K1,"
+		}
+		b.p("\t%s %d(SI),%s %s\n\t%s %d(DI),%s %s\n", ld, off, k, r(6), ld, off, k, r(7))
+		b.p("\tVFMADD231PS %s, %s, %s\n", r(7), r(6), r(acc))
+		b.p("\tVFMADD231PS %s, %s, %s\n", r(6), r(6), r(acc+2))
+		b.p("\tVFMADD231PS %s, %s, %s\n", r(7), r(7), r(acc+4))
+	}
+	b.p("%[1]s2:\n\tCMPQ CX, $%[2]d\n\tJB %[1]s1\n", name, 2*w)
+	step(0, 0, "VMOVUPS")
+	step(vb, 1, "VMOVUPS")
+	b.p("\tADDQ $%[2]d, SI\n\tADDQ $%[2]d, DI\n\tSUBQ $%[3]d, CX\n\tJMP %[1]s2\n", name, 2*vb, 2*w)
+	b.p("%[1]s1:\n\tCMPQ CX, $%[2]d\n\tJB %[1]stail\n", name, w)
+	step(0, 0, "VMOVUPS")
+	b.p("\tADDQ $%[2]d, SI\n\tADDQ $%[2]d, DI\n\tSUBQ $%[3]d, CX\n%[1]stail:\n", name, vb, w)
+	if masked {
+		b.p("\tTESTQ CX, CX\n\tJZ %[1]sred\n\tMOVL $1, AX\n\tSHLL CX, AX\n\tDECL AX\n\tKMOVW AX, K1\n", name)
+		step(0, 1, "VMOVUPS.Z")
+		b.p("%sred:\n", name)
+	}
+	for i := 0; i < 6; i += 2 {
+		b.p("\tVADDPS %s, %s, %s\n", r(i+1), r(i), r(i))
+		b.p("%s", hsum(reg, i))
+	}
+	if !masked {
+		b.p(`%[1]sscalar:
+	TESTQ CX, CX
+	JZ %[1]sdone
+	VMOVSS (SI), X6
+	VMOVSS (DI), X7
+	VFMADD231SS X7, X6, X0
+	VFMADD231SS X6, X6, X2
+	VFMADD231SS X7, X7, X4
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP %[1]sscalar
+%[1]sdone:
+`, name)
+	}
+	b.p("\tVMOVSS X0, dot+48(FP)\n\tVMOVSS X2, aa+52(FP)\n\tVMOVSS X4, bb+56(FP)\n\tVZEROUPPER\n\tRET\n")
+	return b.String()
+}
 
 // vnniDot: byte dot products with AVX512_VNNI's VPDPBUSD, which multiplies
 // unsigned by signed bytes and adds groups of four into dword lanes, 64 bytes
@@ -882,6 +962,7 @@ TEXT ·%[1]sAVX2(SB), NOSPLIT, $0-52
 	RET
 `, k.name, k.typ, k.ret, y256IntBody(k.name, k.widen, k.sload, k.l2))
 	}
+	b.p("%s", cosine("cosAVX2", "Y", 8, false))
 	// 6×16: 12 accumulators Y0–Y11, B in Y12–Y13, broadcasts in Y14–Y15.
 	b.p("%s", gemm("gemm6x16AVX2", 6, 2, "Y", 8, []string{"Y14", "Y15"}, 12, "VXORPS"))
 	return b.String()
