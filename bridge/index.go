@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -194,7 +196,15 @@ func (c *Client) reindexInto(ctx context.Context, ip *IndexPlan, opts ApplyOptio
 		Failures []any `json:"failures"`
 	}
 	path := fmt.Sprintf("/_reindex?wait_for_completion=true&refresh=true&timeout=%ds", int(timeout.Seconds()))
-	if err := c.DoJSON(rctx, http.MethodPost, path, body, &out); err != nil {
+	err = c.DoJSON(rctx, http.MethodPost, path, body, &out)
+	if isNoReindexModule(err) {
+		// No reindex module (the Maven integ-test zip ships only the
+		// transport module): copy with scroll + bulk instead.
+		n, cerr := c.copyDocs(rctx, ip.Plan.Index, target.Name)
+		res.Reindexed = n
+		return res, cerr
+	}
+	if err != nil {
 		return res, fmt.Errorf("reindexing %s into %s: %w", ip.Plan.Index, target.Name, err)
 	}
 	if len(out.Failures) > 0 {
@@ -202,4 +212,80 @@ func (c *Client) reindexInto(ctx context.Context, ip *IndexPlan, opts ApplyOptio
 	}
 	res.Reindexed = out.Created + out.Updated
 	return res, nil
+}
+
+// isNoReindexModule recognises the answer of a cluster without the reindex
+// module: /_reindex is then taken for an index name and POST is refused.
+func isNoReindexModule(err error) bool {
+	var oe *Error
+	return errors.As(err, &oe) && oe.Status == http.StatusMethodNotAllowed
+}
+
+// copyDocs copies every document of from into to with scroll + bulk,
+// keeping ids and routing, and refreshes to. It returns the count copied.
+func (c *Client) copyDocs(ctx context.Context, from, to string) (int64, error) {
+	type hit struct {
+		ID      string          `json:"_id"`
+		Routing string          `json:"_routing"`
+		Source  json.RawMessage `json:"_source"`
+	}
+	type page struct {
+		ScrollID string `json:"_scroll_id"`
+		Hits     struct {
+			Hits []hit `json:"hits"`
+		} `json:"hits"`
+	}
+	var pg page
+	if err := c.DoJSON(ctx, http.MethodPost, "/"+url.PathEscape(from)+"/_search?scroll=2m", map[string]any{"size": 500, "sort": []string{"_doc"}}, &pg); err != nil {
+		return 0, fmt.Errorf("copying %s into %s: scroll: %w", from, to, err)
+	}
+	defer func() {
+		if pg.ScrollID != "" {
+			_, _ = c.Do(context.WithoutCancel(ctx), http.MethodDelete, "/_search/scroll", map[string]any{"scroll_id": pg.ScrollID})
+		}
+	}()
+	var copied int64
+	for len(pg.Hits.Hits) > 0 {
+		var buf bytes.Buffer
+		for _, h := range pg.Hits.Hits {
+			meta := map[string]any{"_index": to, "_id": h.ID}
+			if h.Routing != "" {
+				meta["routing"] = h.Routing
+			}
+			line, _ := json.Marshal(map[string]any{"index": meta})
+			buf.Write(line)
+			buf.WriteByte('\n')
+			buf.Write(h.Source)
+			buf.WriteByte('\n')
+		}
+		var br struct {
+			Errors bool `json:"errors"`
+			Items  []map[string]struct {
+				ID    string          `json:"_id"`
+				Error json.RawMessage `json:"error"`
+			} `json:"items"`
+		}
+		if err := c.DoJSON(ctx, http.MethodPost, "/_bulk", buf.Bytes(), &br); err != nil {
+			return copied, fmt.Errorf("copying %s into %s: bulk: %w", from, to, err)
+		}
+		if br.Errors {
+			for _, it := range br.Items {
+				for _, r := range it {
+					if len(r.Error) > 0 {
+						return copied, fmt.Errorf("copying %s into %s: document %s: %s", from, to, r.ID, r.Error)
+					}
+				}
+			}
+		}
+		copied += int64(len(pg.Hits.Hits))
+		id := pg.ScrollID
+		pg = page{}
+		if err := c.DoJSON(ctx, http.MethodPost, "/_search/scroll", map[string]any{"scroll": "2m", "scroll_id": id}, &pg); err != nil {
+			return copied, fmt.Errorf("copying %s into %s: scroll: %w", from, to, err)
+		}
+	}
+	if _, err := c.Do(ctx, http.MethodPost, "/"+url.PathEscape(to)+"/_refresh", nil); err != nil {
+		return copied, fmt.Errorf("refreshing %s: %w", to, err)
+	}
+	return copied, nil
 }

@@ -272,7 +272,7 @@ func (c *validator) method(path string, f *Field, dt string) {
 func (c *validator) warnNatives(path, engine string) {
 	if engine == EngineFaiss || engine == EngineNmslib {
 		c.warn(path+".engine", engine, "needs-native-library", "KNN #2643",
-			"the %s engine builds its graphs in a native library; a k-NN plugin without lib/ (the Maven Central zip) accepts the mapping but fails at flush", engine)
+			"the %s engine builds its graphs in a native library; a k-NN plugin without lib/ (the Maven Central zip) accepts the mapping, then the first graph build fails (k-NN #2643: UnsatisfiedLinkError, which stops the node)", engine)
 	}
 }
 
