@@ -1,0 +1,202 @@
+// Command queries benchmarks knnbridge's hybrid search against a real
+// cluster: for each query it times the two raw sub-queries (a plain BM25
+// _search and a plain k-NN _search, response read, nothing else) and the
+// full hybrid search (one _msearch, parsing, min_max fusion, cut-offs),
+// and prints p50/p99 of each and of "hybrid − slower sub-query", the
+// latency knnbridge adds (issue 8 target: ≤ 2 ms at p50).
+//
+//	OPENSEARCH_URL=http://127.0.0.1:9200 go run ./bench/queries -queries 1000
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/knnbridge/knnbridge/bridge"
+	"github.com/knnbridge/knnbridge/queries"
+)
+
+func main() {
+	var (
+		nDocs    = flag.Int("docs", 5000, "documents to index")
+		dim      = flag.Int("dim", 64, "vector dimension")
+		nQueries = flag.Int("queries", 1000, "measured queries")
+		k        = flag.Int("k", 10, "k / page size")
+		depth    = flag.Int("depth", 50, "hybrid candidates per sub-query")
+		keep     = flag.Bool("keep", false, "keep the index afterwards")
+	)
+	flag.Parse()
+	if err := run(*nDocs, *dim, *nQueries, *k, *depth, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/queries:", err)
+		os.Exit(1)
+	}
+}
+
+var vocab = strings.Fields(`solar panel energy battery grid wind turbine power storage inverter
+cell module efficiency voltage current charge home roof install cost price
+water heat pump thermal insulation window door wall floor garden tool kitchen
+recipe cooking bread pasta sauce tomato garlic onion pepper salt oil butter
+travel train flight hotel city museum beach mountain river lake forest trail`)
+
+func words(r *rand.Rand, n int) string {
+	w := make([]string, n)
+	for i := range w {
+		// Zipf-ish: low indices more often.
+		j := int(float64(len(vocab)) * r.Float64() * r.Float64())
+		w[i] = vocab[j]
+	}
+	return strings.Join(w, " ")
+}
+
+func vec(r *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
+	ctx := context.Background()
+	cfg, err := bridge.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	c, err := bridge.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	index := fmt.Sprintf("bench-queries-%d", time.Now().UnixNano())
+	mapping := map[string]any{
+		"settings": map[string]any{"index": map[string]any{"knn": true, "number_of_shards": 1, "number_of_replicas": 0}},
+		"mappings": map[string]any{"properties": map[string]any{
+			"body": map[string]any{"type": "text"},
+			"v": map[string]any{"type": "knn_vector", "dimension": dim,
+				"method": map[string]any{"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}},
+		}},
+	}
+	if _, err := c.Do(ctx, http.MethodPut, "/"+index, mapping); err != nil {
+		return err
+	}
+	if !keep {
+		defer c.Do(context.Background(), http.MethodDelete, "/"+index, nil) //nolint:errcheck // best effort
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	fmt.Printf("loading %d docs (dim %d) into %s on OpenSearch %s ...\n", nDocs, dim, index, info.Version)
+	for start := 0; start < nDocs; start += 1000 {
+		var sb strings.Builder
+		for i := start; i < min(start+1000, nDocs); i++ {
+			src, _ := json.Marshal(map[string]any{"body": words(r, 8+r.IntN(24)), "v": vec(r, dim)})
+			fmt.Fprintf(&sb, "{\"index\":{\"_index\":%q,\"_id\":\"%d\"}}\n%s\n", index, i, src)
+		}
+		raw, err := c.Do(ctx, http.MethodPost, "/_bulk", sb.String())
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(raw[:min(len(raw), 200)]), `"errors":true`) {
+			return fmt.Errorf("bulk errors: %.300s", raw)
+		}
+	}
+	if _, err := c.Do(ctx, http.MethodPost, "/"+index+"/_refresh", nil); err != nil {
+		return err
+	}
+	if _, err := c.Do(ctx, http.MethodPost, "/"+index+"/_forcemerge?max_num_segments=1", nil); err != nil {
+		return err
+	}
+
+	s := bridge.NewSearcher(c)
+	fields, _ := queries.ParseTextFields("body")
+	type sample struct{ bm25, knn, hybrid, parallel time.Duration }
+	var samples []sample
+	total := nQueries + 50 // the first 50 warm up caches and are dropped
+	for i := range total {
+		text := words(r, 2+r.IntN(2))
+		q := vec(r, dim)
+		// Vectors stay out of _source, as an application would ask.
+		src := &queries.Source{Excludes: []string{"v"}}
+		bm25Body, err := queries.BM25{Text: text, Fields: fields, Size: depth, Source: src}.Body()
+		if err != nil {
+			return err
+		}
+		knnBody, err := queries.KNN{Field: "v", Vector: q, K: depth, Engine: queries.EngineLucene, Source: src}.Body()
+		if err != nil {
+			return err
+		}
+		req := bridge.SearchRequest{Indices: []string{index}, Mode: bridge.ModeHybrid, VectorField: "v", Vector: q,
+			Text: text, TextFields: fields, K: k, Depth: depth, Source: src}
+		var sm sample
+		timeIt := func(f func() error) (time.Duration, error) {
+			t0 := time.Now()
+			err := f()
+			return time.Since(t0), err
+		}
+		// Rotate the order so that no request always runs on a warm cache.
+		steps := []func() error{
+			func() (err error) {
+				sm.bm25, err = timeIt(func() error { _, err := c.Do(ctx, http.MethodPost, "/"+index+"/_search", bm25Body); return err })
+				return err
+			},
+			func() (err error) {
+				sm.knn, err = timeIt(func() error { _, err := c.Do(ctx, http.MethodPost, "/"+index+"/_search", knnBody); return err })
+				return err
+			},
+			func() (err error) {
+				sm.hybrid, err = timeIt(func() error { _, err := s.Search(ctx, req); return err })
+				return err
+			},
+			func() (err error) {
+				p := req
+				p.Parallel = true
+				sm.parallel, err = timeIt(func() error { _, err := s.Search(ctx, p); return err })
+				return err
+			},
+		}
+		for j := range steps {
+			if err := steps[(i+j)%len(steps)](); err != nil {
+				return err
+			}
+		}
+		if i >= 50 {
+			samples = append(samples, sm)
+		}
+	}
+
+	pick := func(f func(sample) time.Duration) (p50, p99 time.Duration) {
+		d := make([]time.Duration, len(samples))
+		for i, s := range samples {
+			d[i] = f(s)
+		}
+		slices.Sort(d)
+		return d[len(d)/2], d[min(len(d)-1, len(d)*99/100)]
+	}
+	row := func(name string, f func(sample) time.Duration) {
+		p50, p99 := pick(f)
+		fmt.Printf("%-42s p50 %8.3f ms   p99 %8.3f ms\n", name, ms(p50), ms(p99))
+	}
+	fmt.Printf("\n%d queries, k=%d, depth=%d, %d docs, dim %d, lucene cosine, OpenSearch %s\n", len(samples), k, depth, nDocs, dim, info.Version)
+	row("raw BM25 _search", func(s sample) time.Duration { return s.bm25 })
+	row("raw k-NN _search", func(s sample) time.Duration { return s.knn })
+	row("slower of the two (per query)", func(s sample) time.Duration { return max(s.bm25, s.knn) })
+	row("hybrid, one _msearch + fusion", func(s sample) time.Duration { return s.hybrid })
+	row("hybrid, two parallel requests + fusion", func(s sample) time.Duration { return s.parallel })
+	row("added: msearch hybrid − slower", func(s sample) time.Duration { return s.hybrid - max(s.bm25, s.knn) })
+	row("added: parallel hybrid − slower", func(s sample) time.Duration { return s.parallel - max(s.bm25, s.knn) })
+	h50, _ := pick(func(s sample) time.Duration { return s.hybrid })
+	m50, _ := pick(func(s sample) time.Duration { return max(s.bm25, s.knn) })
+	fmt.Printf("ratio hybrid p50 / slower-sub-query p50: %.2f\n", float64(h50)/float64(m50))
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
