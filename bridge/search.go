@@ -125,11 +125,15 @@ func (s *Searcher) Version(ctx context.Context) (queries.Version, error) {
 		return v, nil
 	}
 	s.mu.Unlock()
-	info, err := s.c.Info(ctx)
-	if err != nil {
-		return queries.Version{}, err
+	var root struct {
+		Version struct {
+			Number string `json:"number"`
+		} `json:"version"`
 	}
-	v, err := queries.ParseVersion(info.Version)
+	if err := s.c.DoJSON(ctx, http.MethodGet, "/", nil, &root); err != nil {
+		return queries.Version{}, fmt.Errorf("reading the cluster version: %w", err)
+	}
+	v, err := queries.ParseVersion(root.Version.Number)
 	if err != nil {
 		return queries.Version{}, fmt.Errorf("cluster version: %w", err)
 	}

@@ -397,3 +397,96 @@ func TestQueriesExactAndScatterGather(t *testing.T) {
 		t.Fatalf("no dedupe: %+v", mr.Results)
 	}
 }
+
+// A threshold on a nested lucene field: radial search does not support
+// nested fields there, so knnbridge runs exact search with a top-level
+// min_score instead, and the answer is still exactly the parents with a
+// passage within the threshold (brute force). The client-side fallback
+// returns the same set when k covers it.
+func TestQueriesNestedThresholdFallsBackToExact(t *testing.T) {
+	c := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const dim, parents, per = 6, 60, 3
+	r := rand.New(rand.NewPCG(31, 32))
+	name := c.Index(t, "q-nested")
+	mapping := map[string]any{
+		"settings": map[string]any{"index": map[string]any{"knn": true, "number_of_shards": 1, "number_of_replicas": 0}},
+		"mappings": map[string]any{"properties": map[string]any{
+			"passages": map[string]any{"type": "nested", "properties": map[string]any{
+				"vec": map[string]any{"type": "knn_vector", "dimension": dim,
+					"method": map[string]any{"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}},
+			}},
+		}},
+	}
+	if _, err := c.Bridge.Do(ctx, http.MethodPut, "/"+name, mapping); err != nil {
+		t.Fatal(err)
+	}
+	q := vec32(r, dim)
+	best := map[string]float64{}
+	var sb strings.Builder
+	for p := range parents {
+		id := fmt.Sprintf("p%02d", p)
+		var ps []map[string]any
+		best[id] = -2
+		for range per {
+			v := vec32(r, dim)
+			ps = append(ps, map[string]any{"vec": v})
+			best[id] = math.Max(best[id], natural("cosinesimil", q, v))
+		}
+		hdr, _ := json.Marshal(map[string]any{"index": map[string]any{"_index": name, "_id": id}})
+		src, _ := json.Marshal(map[string]any{"passages": ps})
+		sb.Write(hdr)
+		sb.WriteByte('\n')
+		sb.Write(src)
+		sb.WriteByte('\n')
+	}
+	if _, err := c.Bridge.Do(ctx, http.MethodPost, "/_bulk?refresh=true", sb.String()); err != nil {
+		t.Fatal(err)
+	}
+	const th = 0.5
+	var want []string
+	for id, b := range best {
+		if math.Abs(b-th) < 1e-4 {
+			t.Fatalf("%s is on the boundary; change the seed", id)
+		}
+		if b >= th {
+			want = append(want, id)
+		}
+	}
+	slices.Sort(want)
+	if len(want) < 5 || len(want) > parents-5 {
+		t.Fatalf("threshold selects %d parents", len(want))
+	}
+	s := bridge.NewSearcher(c.Bridge)
+	for _, fb := range []queries.ThresholdMode{queries.ThresholdExact, queries.ThresholdClient} {
+		ms := th
+		res, err := s.Search(ctx, bridge.SearchRequest{Indices: []string{name}, Mode: bridge.ModeKNN, VectorField: "passages.vec",
+			Vector: q, K: parents, MinSimilarity: &ms, ThresholdFallback: fb, Source: &queries.Source{Disabled: true}})
+		if err != nil {
+			t.Fatalf("%s: %v", fb, err)
+		}
+		if res.KNN.Threshold.Mode != fb || res.KNN.Field.Nested != "passages" || !strings.Contains(res.KNN.Threshold.Reason, "nested") {
+			t.Fatalf("%s: plan %+v field %+v", fb, res.KNN.Threshold, res.KNN.Field)
+		}
+		got := resultIDs(res.Results)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: got %v\nwant %v", fb, got, want)
+		}
+		// The parent's similarity is its best passage's.
+		for _, h := range res.Results {
+			if math.Abs(h.Subs[0].Similarity-best[h.ID]) > 1e-5 {
+				t.Errorf("%s: %s similarity %v, best passage %v", fb, h.ID, h.Subs[0].Similarity, best[h.ID])
+			}
+		}
+	}
+}
+
+func vec32(r *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
