@@ -165,13 +165,16 @@ func (s *State) Progress() Progress {
 	if p.Total > 0 {
 		p.Percent = 100 * float64(min(p.Done, p.Total)) / float64(p.Total)
 	}
-	if el := s.UpdatedAt.Sub(s.RunStartedAt).Seconds(); el > 0 && !s.RunStartedAt.IsZero() {
-		p.Rate = float64(s.Backfilled-s.RunStartBackfilled) / el
-	}
 	if s.Phase == PhaseBackfill || s.Phase == PhasePlanned {
+		// The current run's rate: earlier runs may have had another load.
+		if el := s.UpdatedAt.Sub(s.RunStartedAt).Seconds(); el > 0 && !s.RunStartedAt.IsZero() {
+			p.Rate = float64(s.Backfilled-s.RunStartBackfilled) / el
+		}
 		if p.Rate > 0 && p.Total > p.Done {
 			p.ETASeconds = float64(p.Total-p.Done) / p.Rate
 		}
+	} else if s.BackfillSeconds > 0 {
+		p.Rate = float64(s.Backfilled) / s.BackfillSeconds
 	}
 	return p
 }
