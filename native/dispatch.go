@@ -22,6 +22,9 @@ const (
 	// AVX512 needs AVX-512 F, BW, DQ and VL (Intel Skylake-SP, AMD Zen 4 and
 	// later). Hamming additionally uses VPOPCNTDQ when present.
 	AVX512
+	// NEON is arm64's Advanced SIMD (every arm64 CPU has it): Dot,
+	// L2Squared and their batch forms; the other kernels run the Go twin.
+	NEON
 )
 
 func (l Level) String() string {
@@ -32,11 +35,13 @@ func (l Level) String() string {
 		return "avx2"
 	case AVX512:
 		return "avx512"
+	case NEON:
+		return "neon"
 	}
 	return fmt.Sprintf("Level(%d)", int(l))
 }
 
-// ParseLevel maps "generic" (also "purego", "go"), "avx2" and "avx512" to a Level.
+// ParseLevel maps "generic" (also "purego", "go"), "avx2", "avx512" and "neon" to a Level.
 func ParseLevel(s string) (Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "generic", "purego", "go":
@@ -45,8 +50,10 @@ func ParseLevel(s string) (Level, error) {
 		return AVX2, nil
 	case "avx512", "avx-512":
 		return AVX512, nil
+	case "neon":
+		return NEON, nil
 	}
-	return Generic, fmt.Errorf("native: unknown kernel level %q (want generic, avx2 or avx512)", s)
+	return Generic, fmt.Errorf("native: unknown kernel level %q (want generic, avx2, avx512 or neon)", s)
 }
 
 // gemmKernel computes one MR×NR tile of C from packed panels:
@@ -79,7 +86,7 @@ type impl struct {
 }
 
 var (
-	impls [AVX512 + 1]*impl // nil where the CPU or build lacks the level
+	impls [NEON + 1]*impl // nil where the CPU or build lacks the level
 	cur   atomic.Pointer[impl]
 )
 
@@ -87,7 +94,7 @@ func init() {
 	impls[Generic] = genericImpl()
 	registerAsm() // fills impls[AVX2], impls[AVX512] when built with assembly and the CPU has the features
 	best := Generic
-	for l := AVX512; l > Generic; l-- {
+	for l := NEON; l > Generic; l-- {
 		if impls[l] != nil {
 			best = l
 			break
@@ -96,7 +103,7 @@ func init() {
 	// KNNBRIDGE_NATIVE lets an operator (or a benchmark) cap the level, e.g.
 	// to compare paths or to work around a suspected CPU-specific problem.
 	if env := os.Getenv("KNNBRIDGE_NATIVE"); env != "" {
-		if l, err := ParseLevel(env); err == nil && l < best {
+		if l, err := ParseLevel(env); err == nil && l < best && impls[l] != nil {
 			best = l
 		}
 	}

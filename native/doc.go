@@ -4,13 +4,16 @@
 //
 // # Dispatch
 //
-// Every kernel has a pure-Go twin (level Generic) and, on amd64, AVX2+FMA and
-// AVX-512 assembly (levels AVX2 and AVX512). The fastest level the CPU
-// supports is chosen at start-up with golang.org/x/sys/cpu; the environment
-// variable KNNBRIDGE_NATIVE=generic|avx2|avx512 caps it, and Use switches it
-// at run time (tests and benchmarks force every level that way). The build
-// tags purego or noasm leave only the Go twin; so does any architecture other
-// than amd64 (arm64 runs the Go twin: no NEON kernels yet).
+// Every kernel has a pure-Go twin (level Generic). On amd64 there is AVX2+FMA
+// and AVX-512 assembly for every kernel but top-k and the 8-bit PQ lookup
+// (levels AVX2 and AVX512; the AVX512 level also uses VNNI and VPOPCNTDQ when
+// present); on arm64, NEON assembly for Dot, L2Squared and their batch forms
+// (level NEON, the rest runs the Go twin). The fastest level the CPU supports
+// is chosen at start-up with golang.org/x/sys/cpu; the environment variable
+// KNNBRIDGE_NATIVE=generic|avx2|avx512|neon lowers it, and Use switches it at
+// run time (tests and benchmarks force every level that way). The build tags
+// purego or noasm leave only the Go twin, as does any other architecture.
+// The amd64 assembly is written by native/_generate (go generate ./native).
 //
 // # Length contract
 //

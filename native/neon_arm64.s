@@ -1,0 +1,107 @@
+// Hand-written; TestNEON checks it against the Go twin (run it on arm64 or
+// under qemu-aarch64: GOARCH=arm64 go test -c, then qemu-aarch64 native.test).
+// NEON kernels for arm64. Go's arm64 assembler has VFMLA and VLD1 but not the
+// vector FADD/FSUB/FADDP forms, which are emitted as WORD encodings (ARMv8-A
+// ARM, C7.2 "FADD (vector)", "FSUB (vector)", "FADDP (vector/scalar)").
+
+//go:build arm64 && !purego && !noasm
+
+#include "textflag.h"
+
+// func dotNEON(a, b []float32) float32
+TEXT ·dotNEON(SB), NOSPLIT, $0-52
+	MOVD a_base+0(FP), R0
+	MOVD b_base+24(FP), R1
+	MOVD a_len+8(FP), R2
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+dotNEON16:
+	CMP $16, R2
+	BLT dotNEON4
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R1), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V0.S4, V4.S4, V16.S4
+	VFMLA V1.S4, V5.S4, V17.S4
+	VFMLA V2.S4, V6.S4, V18.S4
+	VFMLA V3.S4, V7.S4, V19.S4
+	SUB $16, R2
+	B dotNEON16
+dotNEON4:
+	CMP $4, R2
+	BLT dotNEONred
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R1), [V4.S4]
+	VFMLA V0.S4, V4.S4, V16.S4
+	SUB $4, R2
+	B dotNEON4
+dotNEONred:
+	WORD $0x4e31d610 // FADD V16.4S, V16.4S, V17.4S
+	WORD $0x4e33d652 // FADD V18.4S, V18.4S, V19.4S
+	WORD $0x4e32d610 // FADD V16.4S, V16.4S, V18.4S
+	WORD $0x6e30d610 // FADDP V16.4S, V16.4S, V16.4S
+	WORD $0x7e30da10 // FADDP S16, V16.2S
+dotNEONtail:
+	CBZ R2, dotNEONdone
+	FMOVS.P 4(R0), F0
+	FMOVS.P 4(R1), F4
+	FMULS F4, F0, F0
+	FADDS F0, F16, F16
+	SUB $1, R2
+	B dotNEONtail
+dotNEONdone:
+	FMOVS F16, ret+48(FP)
+	RET
+
+// func l2NEON(a, b []float32) float32
+TEXT ·l2NEON(SB), NOSPLIT, $0-52
+	MOVD a_base+0(FP), R0
+	MOVD b_base+24(FP), R1
+	MOVD a_len+8(FP), R2
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+l2NEON16:
+	CMP $16, R2
+	BLT l2NEON4
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R1), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea4d408 // FSUB V8.4S, V0.4S, V4.4S
+	VFMLA V8.S4, V8.S4, V16.S4
+	WORD $0x4ea5d429 // FSUB V9.4S, V1.4S, V5.4S
+	VFMLA V9.S4, V9.S4, V17.S4
+	WORD $0x4ea6d44a // FSUB V10.4S, V2.4S, V6.4S
+	VFMLA V10.S4, V10.S4, V18.S4
+	WORD $0x4ea7d46b // FSUB V11.4S, V3.4S, V7.4S
+	VFMLA V11.S4, V11.S4, V19.S4
+	SUB $16, R2
+	B l2NEON16
+l2NEON4:
+	CMP $4, R2
+	BLT l2NEONred
+	VLD1.P 16(R0), [V0.S4]
+	VLD1.P 16(R1), [V4.S4]
+	WORD $0x4ea4d408 // FSUB V8.4S, V0.4S, V4.4S
+	VFMLA V8.S4, V8.S4, V16.S4
+	SUB $4, R2
+	B l2NEON4
+l2NEONred:
+	WORD $0x4e31d610 // FADD V16.4S, V16.4S, V17.4S
+	WORD $0x4e33d652 // FADD V18.4S, V18.4S, V19.4S
+	WORD $0x4e32d610 // FADD V16.4S, V16.4S, V18.4S
+	WORD $0x6e30d610 // FADDP V16.4S, V16.4S, V16.4S
+	WORD $0x7e30da10 // FADDP S16, V16.2S
+l2NEONtail:
+	CBZ R2, l2NEONdone
+	FMOVS.P 4(R0), F0
+	FMOVS.P 4(R1), F4
+	FSUBS F4, F0, F0
+	FMULS F0, F0, F0
+	FADDS F0, F16, F16
+	SUB $1, R2
+	B l2NEONtail
+l2NEONdone:
+	FMOVS F16, ret+48(FP)
+	RET
