@@ -469,3 +469,30 @@ func TestConfidenceIntervalIsDecimal(t *testing.T) {
 		t.Fatalf("got %s", b)
 	}
 }
+
+func TestParseLiveWithoutKNNSettingIsFlat(t *testing.T) {
+	mapping := []byte(`{"x":{"mappings":{"properties":{"v":{"type":"knn_vector","dimension":4}}}}}`)
+	settings := []byte(`{"x":{"settings":{"index.number_of_shards":"1","index.number_of_replicas":"0"}}}`)
+	live, err := ParseLive("x", mapping, settings, V2_19)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.Spec.Settings.KNN == nil || *live.Spec.Settings.KNN || live.Spec.Fields["v"].Method != nil {
+		t.Fatalf("want a flat field on a non-knn index, got knn=%v method=%+v", live.Spec.Settings.KNN, live.Spec.Fields["v"].Method)
+	}
+	vf, ok := live.Spec.VectorField("v")
+	if !ok || vf.Dimension != 4 || vf.Engine != "" {
+		t.Fatalf("VectorField = %+v %v", vf, ok)
+	}
+}
+
+func TestVectorFieldNested(t *testing.T) {
+	n, _, err := loadFile(t, "docs.yaml").Normalize(V2_19)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf, ok := n.VectorField("passages.vector")
+	if !ok || vf.Nested != "passages" || vf.Engine != EngineLucene || vf.SpaceType != SpaceInnerProduct || vf.Dimension != 384 {
+		t.Fatalf("VectorField = %+v %v", vf, ok)
+	}
+}

@@ -38,6 +38,11 @@ func ParseLive(index string, mappingBody, settingsBody []byte, v Version) (*Live
 	if err := parseSettings(index, settingsBody, &live.Spec.Settings, &live.Unmanaged); err != nil {
 		return nil, err
 	}
+	if live.Spec.Settings.KNN == nil {
+		// index.knn absent on a live index means false: its knn_vector
+		// fields are flat (KNNSettings.IS_KNN_INDEX_SETTING default).
+		live.Spec.Settings.KNN = Bool(false)
+	}
 	live.Spec.normalize(v)
 	return live, nil
 }

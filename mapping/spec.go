@@ -230,6 +230,17 @@ func (s *IndexSpec) VectorFields() []VectorField {
 	return out
 }
 
+// VectorField returns the knn_vector field at a dotted path (e.g.
+// "passages.embedding"), if there is one.
+func (s *IndexSpec) VectorField(path string) (VectorField, bool) {
+	for _, v := range s.VectorFields() {
+		if v.Path == path {
+			return v, true
+		}
+	}
+	return VectorField{}, false
+}
+
 // walkFields visits every field depth-first in sorted order.
 func walkFields(fields map[string]*Field, prefix, nested string, fn func(path, nested string, f *Field)) {
 	for _, name := range sortedKeys(fields) {
