@@ -15,6 +15,9 @@
 // purego or noasm leave only the Go twin, as does any other architecture.
 // The amd64 assembly is written by native/_generate (go generate ./native).
 //
+// Every function is safe for concurrent use; MatMul and MatMulTransB start
+// their own goroutines (the threads argument) and return when they are done.
+//
 // # Length contract
 //
 // Kernels taking two vectors require equal lengths; batch, PQ and matrix

@@ -33,17 +33,18 @@ N = 100_000
 DIMS = (128, 384, 768)
 M, NN, K = 1024, 1536, 384
 REPS = 7
+ROUNDS = 2
 
 
-def median_time(f, reps=REPS):
+def best_time(f, reps=REPS):
+    """Fastest of reps runs after a warm-up (other jobs only add time)."""
     f()
     ts = []
     for _ in range(reps):
         t0 = time.perf_counter()
         f()
         ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2]
+    return min(ts)
 
 
 def cpu_info():
@@ -78,6 +79,24 @@ def main():
 
     model, fammod, flags = cpu_info()
     load0 = os.getloadavg()
+    # Two rounds of (peer, ours), keeping each side's fastest time, so that a
+    # change in the machine's load during the run hits both sides alike.
+    peer, ours = {}, {}
+    for _ in range(ROUNDS):
+        for key, t in run_peer(data, ga, gb).items():
+            peer[key] = min(t, peer.get(key, t))
+        for key, t in run_ours(data).items():
+            if key == "read_bw_GBps" and key in ours:
+                ours[key] = max(t, ours[key])  # a rate: keep the best
+            elif isinstance(t, float) and key in ours:
+                ours[key] = min(t, ours[key])
+            else:
+                ours[key] = t
+    load1 = os.getloadavg()
+    report(peer, ours, model, fammod, flags, load0, load1)
+
+
+def run_peer(data, ga, gb):
     peer = {}
     faiss.omp_set_num_threads(1)
     for d in DIMS:
@@ -85,29 +104,34 @@ def main():
         q = np.fromfile(os.path.join(data, f"q{d}.f32"), dtype=np.float32)
         out = np.empty(N, dtype=np.float32)
         px, pq, po = faiss.swig_ptr(x), faiss.swig_ptr(q), faiss.swig_ptr(out)
-        peer[f"l2_d{d}"] = median_time(lambda: faiss.fvec_L2sqr_ny(po, pq, px, d, N))
-        peer[f"ip_d{d}"] = median_time(lambda: faiss.fvec_inner_products_ny(po, pq, px, d, N))
+        peer[f"l2_d{d}"] = best_time(lambda: faiss.fvec_L2sqr_ny(po, pq, px, d, N))
+        peer[f"ip_d{d}"] = best_time(lambda: faiss.fvec_inner_products_ny(po, pq, px, d, N))
         for kind, cls in (("l2knn", faiss.IndexFlatL2), ("ipknn", faiss.IndexFlatIP)):
             index = cls(d)
             index.add(x)
             qq = q.reshape(1, d)
-            peer[f"{kind}_d{d}"] = median_time(lambda: index.search(qq, 10))
+            peer[f"{kind}_d{d}"] = best_time(lambda: index.search(qq, 10))
             del index
         del x
 
     gbt = np.ascontiguousarray(gb.T)
     for th in (1, 2):
         with threadpool_limits(limits=th, user_api="blas"):
-            peer[f"sgemm_t{th}"] = median_time(lambda: ga @ gb)
-            peer[f"sgemmT_t{th}"] = median_time(lambda: ga @ gbt.T)
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")]
+            peer[f"sgemm_t{th}"] = best_time(lambda: ga @ gb)
+            peer[f"sgemmT_t{th}"] = best_time(lambda: ga @ gbt.T)
+    return peer
 
+
+def run_ours(data):
     go = subprocess.run(["go", "run", "./bench/native/nativebench", "-dir", data],
                         capture_output=True, text=True)
     if go.returncode != 0:
         sys.exit(f"peer_bench: nativebench failed:\n{go.stderr}")
-    ours = json.loads(go.stdout)
-    load1 = os.getloadavg()
+    return json.loads(go.stdout)
+
+
+def report(peer, ours, model, fammod, flags, load0, load1):
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")]
     levels = [l for l in ("avx512", "avx2", "generic") if f"l2_d128_{l}" in ours]
     best = levels[0]
 
@@ -117,7 +141,7 @@ def main():
           f"numpy {np.__version__}, BLAS: " + ", ".join(f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}" for b in blas))
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
     print(f"load average before/after: {load0[0]:.2f} / {load1[0]:.2f} on {os.cpu_count()} CPUs (machine shared with other jobs)")
-    print(f"single-thread read bandwidth (bytes.IndexByte over 512 MiB): {ours['read_bw_GBps']:.1f} GB/s")
+    print(f"single-thread read bandwidth (streaming AVX2 read of 512 MiB): {ours['read_bw_GBps']:.1f} GB/s")
     print()
     print("one query vs 100k vectors, single thread (ms; ratio = peer/ours, >=1 means ours is faster)")
     hdr = f"{'kernel':8} {'d':>4} {'faiss':>8} " + " ".join(f"{l:>8}" for l in levels) + f" {'ratio':>6} {'bound':>7} {'%bound':>7}"
