@@ -8,7 +8,7 @@ import (
 func resultsOf(scores ...float64) []Result {
 	rs := make([]Result, len(scores))
 	for i, s := range scores {
-		rs[i] = Result{Hit: Hit{ID: string(rune('a' + i)), Score: s}}
+		rs[i] = Result{Hit: &Hit{ID: string(rune('a' + i)), Score: s}, Score: s}
 	}
 	return rs
 }

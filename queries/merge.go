@@ -44,7 +44,7 @@ func MergeHits(lists [][]Hit, byID bool) []Hit {
 }
 
 func compareHits(a, b Hit) int {
-	return compareResults(&Result{Hit: a}, &Result{Hit: b})
+	return compareResults(&Result{Hit: &a, Score: a.Score}, &Result{Hit: &b, Score: b.Score})
 }
 
 // KeyByID clears index and cluster so that Fuse joins hits on the id alone
@@ -109,7 +109,7 @@ func DecodeCursor(tok string) (Cursor, error) {
 
 // After returns up to size results that rank strictly after the cursor.
 func After(results []Result, c Cursor, size int) []Result {
-	pivot := Result{Hit: Hit{Score: c.Score, ID: c.ID, Index: c.Index, Cluster: c.Cluster}}
+	pivot := Result{Hit: &Hit{ID: c.ID, Index: c.Index, Cluster: c.Cluster}, Score: c.Score}
 	cmpPivot := func(r Result, p Result) int { return compareResults(&r, &p) }
 	i, _ := slices.BinarySearchFunc(results, pivot, cmpPivot)
 	for i < len(results) && compareResults(&results[i], &pivot) <= 0 {
