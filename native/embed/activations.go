@@ -18,6 +18,11 @@ var activations = map[string]func([]float32){
 }
 
 func geluErf(x []float32) {
+	if useAVX2 && len(x) >= 8 {
+		n := len(x) &^ 7
+		geluAVX2(x[:n])
+		x = x[n:]
+	}
 	for i, v := range x {
 		x[i] = 0.5 * v * (1 + erff(v*0.70710678118654752))
 	}

@@ -56,3 +56,42 @@ func TestActivationsKnownValues(t *testing.T) {
 		}
 	}
 }
+
+func TestAVX2KernelsMatchScalar(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2+FMA on this CPU (or purego build): scalar kernels only")
+	}
+	// exp over softmax's range (x - max <= 0) and a little above.
+	var xs []float32
+	for x := float32(-100); x <= 10; x += 0.0137 {
+		xs = append(xs, x)
+	}
+	xs = xs[:len(xs)&^7]
+	got := append([]float32(nil), xs...)
+	sum := expShiftSumAVX2(got, 1.5)
+	var want float64
+	for i, x := range xs {
+		e := math.Exp(float64(x - 1.5)) // float32 subtraction, as the kernel does
+		want += e
+		if e > 1e-37 && math.Abs(float64(got[i])-e)/e > 5e-7 {
+			t.Fatalf("exp(%v-1.5): %v, want %v", x, got[i], e)
+		}
+	}
+	if math.Abs(float64(sum)-want)/want > 1e-5 {
+		t.Errorf("sum %v, want %v", sum, want)
+	}
+	var g []float32
+	for x := float32(-12); x <= 12; x += 0.00173 {
+		g = append(g, x)
+	}
+	g = append(g, 0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 100, -100, 1e30, -1e30)
+	g = g[:len(g)&^7]
+	in := append([]float32(nil), g...)
+	geluAVX2(g)
+	for i, x := range in {
+		want := 0.5 * float64(x) * (1 + math.Erf(float64(x)/math.Sqrt2))
+		if d := math.Abs(float64(g[i]) - want); d > 1e-6*max(1, math.Abs(want)) {
+			t.Fatalf("gelu(%v) = %v, want %v", x, g[i], want)
+		}
+	}
+}

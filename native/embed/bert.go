@@ -56,13 +56,13 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]f
 			return nil, err
 		}
 		l := &m.layers[li]
-		gemmTB(qkv, x, l.qkvW, l.qkvB, T, 3*H, H, threads)
+		l.qkv.apply(qkv, x, T, threads)
 		m.attention(ctxBuf, qkv, offs, threads)
-		gemmTB(tmp, ctxBuf, l.oW, l.oB, T, H, H, threads)
+		l.o.apply(tmp, ctxBuf, T, threads)
 		layerNormRows(x, tmp, l.ln1W, l.ln1B, H, float32(c.LayerNormEps), threads) // x = LN(tmp + x)
-		gemmTB(inter, x, l.iW, l.iB, T, I, H, threads)
+		l.inter.apply(inter, x, T, threads)
 		parallelRows(T, threads, func(r0, r1 int) { m.act(inter[r0*I : r1*I]) })
-		gemmTB(tmp, inter, l.o2W, l.o2B, T, H, I, threads)
+		l.out.apply(tmp, inter, T, threads)
 		layerNormRows(x, tmp, l.ln2W, l.ln2B, H, float32(c.LayerNormEps), threads)
 	}
 
@@ -116,21 +116,21 @@ func (m *Model) pool(rows []float32, L int) []float32 {
 }
 
 // gemmTB computes C[m×n] = A[m×k]·Bᵀ + bias, with B stored [n×k] (the
-// layout of a Hugging Face Linear weight, [out, in]). Rows are split over
-// goroutines here so the parallelism does not depend on the kernel's own.
+// layout of a Hugging Face Linear weight, [out, in]). The kernel splits the
+// work over threads itself (rows, or columns when rows are few, as for a
+// single short query).
 func gemmTB(c, a, b, bias []float32, m, n, k, threads int) {
-	parallelRows(m, threads, func(r0, r1 int) {
-		cc := c[r0*n : r1*n]
-		native.MatMulTransB(cc, a[r0*k:r1*k], b, r1-r0, n, k, 1, 0, 1)
-		if bias != nil {
-			for i := 0; i < r1-r0; i++ {
-				row := cc[i*n : (i+1)*n]
+	native.MatMulTransB(c, a, b, m, n, k, 1, 0, threads)
+	if bias != nil {
+		parallelRows(m, threads, func(r0, r1 int) {
+			for i := r0; i < r1; i++ {
+				row := c[i*n : (i+1)*n]
 				for j := range row {
 					row[j] += bias[j]
 				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // parallelRows splits [0, rows) into up to threads contiguous chunks.
@@ -232,10 +232,20 @@ func softmax(x []float32) {
 		mx = max(mx, v)
 	}
 	var s float32
-	for i, v := range x {
-		e := expf(v - mx)
-		x[i] = e
-		s += e
+	if useAVX2 && len(x) >= 8 {
+		n := len(x) &^ 7
+		s = expShiftSumAVX2(x[:n], mx)
+		for i, v := range x[n:] {
+			e := expf(v - mx)
+			x[n+i] = e
+			s += e
+		}
+	} else {
+		for i, v := range x {
+			e := expf(v - mx)
+			x[i] = e
+			s += e
+		}
 	}
 	inv := 1 / s
 	for i := range x {

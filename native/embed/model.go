@@ -78,11 +78,11 @@ type Model struct {
 }
 
 type bertLayer struct {
-	qkvW, qkvB []float32 // fused query/key/value: [3H, H], [3H]
-	oW, oB     []float32 // attention output: [H, H]
+	qkv        *linear // fused query/key/value: [3H, H]
+	o          *linear // attention output: [H, H]
 	ln1W, ln1B []float32
-	iW, iB     []float32 // intermediate: [I, H]
-	o2W, o2B   []float32 // output: [H, I]
+	inter      *linear // intermediate: [I, H]
+	out        *linear // output: [H, I]
 	ln2W, ln2B []float32
 }
 
@@ -295,15 +295,20 @@ func (m *Model) loadWeights(dir string) error {
 		l := &m.layers[i]
 		qW, kW, vW := get(p+"attention.self.query.weight", H, H), get(p+"attention.self.key.weight", H, H), get(p+"attention.self.value.weight", H, H)
 		qB, kB, vB := get(p+"attention.self.query.bias", H), get(p+"attention.self.key.bias", H), get(p+"attention.self.value.bias", H)
-		if firstErr == nil {
-			l.qkvW = append(append(append(make([]float32, 0, 3*H*H), qW...), kW...), vW...)
-			l.qkvB = append(append(append(make([]float32, 0, 3*H), qB...), kB...), vB...)
-		}
-		l.oW, l.oB = get(p+"attention.output.dense.weight", H, H), get(p+"attention.output.dense.bias", H)
+		oW, oB := get(p+"attention.output.dense.weight", H, H), get(p+"attention.output.dense.bias", H)
 		l.ln1W, l.ln1B = get(p+"attention.output.LayerNorm.weight", H), get(p+"attention.output.LayerNorm.bias", H)
-		l.iW, l.iB = get(p+"intermediate.dense.weight", I, H), get(p+"intermediate.dense.bias", I)
-		l.o2W, l.o2B = get(p+"output.dense.weight", H, I), get(p+"output.dense.bias", H)
+		iW, iB := get(p+"intermediate.dense.weight", I, H), get(p+"intermediate.dense.bias", I)
+		o2W, o2B := get(p+"output.dense.weight", H, I), get(p+"output.dense.bias", H)
 		l.ln2W, l.ln2B = get(p+"output.LayerNorm.weight", H), get(p+"output.LayerNorm.bias", H)
+		if firstErr != nil {
+			break
+		}
+		qkvW := append(append(append(make([]float32, 0, 3*H*H), qW...), kW...), vW...)
+		qkvB := append(append(append(make([]float32, 0, 3*H), qB...), kB...), vB...)
+		l.qkv = newLinear(qkvW, qkvB, 3*H, H)
+		l.o = newLinear(oW, oB, H, H)
+		l.inter = newLinear(iW, iB, I, H)
+		l.out = newLinear(o2W, o2B, H, I)
 	}
 	if firstErr != nil {
 		return firstErr

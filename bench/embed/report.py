@@ -1,0 +1,20 @@
+#!/usr/bin/env python3
+"""Print bench/embed results as a table with ratios knnbridge / peer."""
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+key = lambda r: (r["threads"], r["input"], r["batch"])
+by = {}
+for r in rows:
+    by.setdefault(key(r), {})[r["engine"]] = r
+print(f"{'threads':>7} {'input':>5} {'tok':>4} {'batch':>5} | {'ours s/s':>9} {'ort s/s':>8} {'st s/s':>8} | {'÷ort':>5} {'÷st':>5} | "
+      f"{'÷ort cpu':>8} | {'ours p50 ms':>11} {'ort p50':>8} | {'RSS MB ours/ort/st':>18}")
+for k in sorted(by):
+    e = by[k]
+    o, ort, st = e.get("knnbridge"), e.get("onnxruntime"), e.get("sentence-transformers")
+    f = lambda r, f2="sentences_per_s": f"{r[f2]:.1f}" if r else "-"
+    ratio = lambda a, b, f2="sentences_per_s": f"{a[f2] / b[f2]:.2f}" if a and b else "-"
+    rss = "/".join(f"{r['peak_rss_mb']:.0f}" if r else "-" for r in (o, ort, st))
+    tok = (o or ort or st)["avg_tokens"]
+    print(f"{k[0]:>7} {k[1]:>5} {tok:>4.0f} {k[2]:>5} | {f(o):>9} {f(ort):>8} {f(st):>8} | {ratio(o, ort):>5} {ratio(o, st):>5} | "
+          f"{ratio(o, ort, 'sentences_per_cpu_s'):>8} | {o['p50_ms'] if o else 0:>11.2f} {ort['p50_ms'] if ort else 0:>8.2f} | {rss:>18}")
+print("s/s = sentences per wall-clock second; ÷ort cpu = ratio of sentences per CPU-second (steadier on a loaded machine).")

@@ -1,0 +1,17 @@
+//go:build amd64 && !purego
+
+package embed
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the assembly element-wise kernels (kernels_amd64.s).
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func expShiftSumAVX2(x []float32, shift float32) float32
+
+//go:noescape
+func geluAVX2(x []float32)
+
+//go:noescape
+func kern6x16AVX2(k int, a *float32, lda int, b *float32, bias *float32, c *float32, ldc int)

@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package embed
+
+const useAVX2 = false
+
+func expShiftSumAVX2(x []float32, shift float32) float32 { panic("unreachable") }
+
+func geluAVX2(x []float32) { panic("unreachable") }
+
+func kern6x16AVX2(k int, a *float32, lda int, b *float32, bias *float32, c *float32, ldc int) {
+	panic("unreachable")
+}

@@ -1,0 +1,47 @@
+package embed
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// linear.apply (packed AVX2 panels, or native.MatMulTransB) against a plain
+// float64 reference, over shapes that hit partial row blocks and panels.
+func TestLinearMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, s := range [][3]int{{1, 16, 8}, {5, 24, 7}, {6, 16, 384}, {12, 1152, 384}, {13, 40, 33}, {200, 50, 300}, {7, 3, 5}} {
+		m, n, k := s[0], s[1], s[2]
+		w := make([]float32, n*k)
+		b := make([]float32, n)
+		a := make([]float32, m*k)
+		for _, v := range [][]float32{w, b, a} {
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+		}
+		want := make([]float64, m*n)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				acc := float64(b[j])
+				for p := 0; p < k; p++ {
+					acc += float64(a[i*k+p]) * float64(w[j*k+p])
+				}
+				want[i*n+j] = acc
+			}
+		}
+		l := newLinear(append([]float32(nil), w...), b, n, k)
+		for _, threads := range []int{1, 2, 3} {
+			c := make([]float32, m*n)
+			for i := range c {
+				c[i] = float32(math.NaN()) // every element must be written
+			}
+			l.apply(c, a, m, threads)
+			for i := range c {
+				if d := math.Abs(float64(c[i]) - want[i]); !(d <= 1e-4*math.Sqrt(float64(k))) {
+					t.Fatalf("m=%d n=%d k=%d threads=%d: c[%d]=%v want %v", m, n, k, threads, i, c[i], want[i])
+				}
+			}
+		}
+	}
+}
