@@ -39,3 +39,15 @@ func TestSubScoreJSON(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 }
+
+func TestResultJSONCarriesFusedScore(t *testing.T) {
+	r := Result{Hit: &Hit{Index: "i", ID: "a", Score: 7, Source: []byte(`{"t":1}`)}, Score: 0.5, Subs: []SubScore{{Present: true, Rank: 1, Raw: 7, Normalized: 1}}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"index":"i","id":"a","source":{"t":1},"score":0.5,"subs":[{"present":true,"rank":1,"raw_score":7,"normalized":1}]}`
+	if string(b) != want {
+		t.Fatalf("%s", b)
+	}
+}
