@@ -71,10 +71,15 @@ func normalizeVector(v Version, knn bool, f *Field) {
 	if f.Mode != "" && f.CompressionLevel == "" {
 		// faiss resolves on_disk to 32x; lucene's resolver picks its own
 		// level, which the mapping does not show, so it stays unset there.
+		// With an explicit encoder the encoder sets the level; writing 1x
+		// next to it would conflict (observed on 2.19.1: in_memory + sq +
+		// 1x refused, in_memory + sq accepted).
+		hasEncoder := m.Parameters != nil && m.Parameters.Encoder != nil
 		switch {
-		case f.Mode == ModeInMemory:
+		case f.Mode == ModeInMemory && !hasEncoder:
 			f.CompressionLevel = "1x"
-		case m.Engine == EngineFaiss:
+		case f.Mode == ModeInMemory:
+		case m.Engine == EngineFaiss && !hasEncoder:
 			f.CompressionLevel = "32x"
 		}
 	}
