@@ -37,12 +37,13 @@ func pq8Lookup256(tables []float32, M int, codes []byte, out []float32) {
 	i := 0
 	for ; i+4 <= n; i += 4 {
 		c0 := codes[i*M : i*M+M]
-		c1 := codes[(i+1)*M : (i+1)*M+M]
-		c2 := codes[(i+2)*M : (i+2)*M+M]
-		c3 := codes[(i+3)*M : (i+3)*M+M]
+		c1 := codes[(i+1)*M : (i+1)*M+M][:len(c0)] // same length: no bounds checks below
+		c2 := codes[(i+2)*M : (i+2)*M+M][:len(c0)]
+		c3 := codes[(i+3)*M : (i+3)*M+M][:len(c0)]
+		tb := tables[:len(c0)*256]
 		var s0, s1, s2, s3 float32
-		for m := 0; m < M; m++ {
-			t := (*[256]float32)(tables[m*256 : m*256+256])
+		for m := range c0 {
+			t := (*[256]float32)(tb[m*256:])
 			s0 += t[c0[m]]
 			s1 += t[c1[m]]
 			s2 += t[c2[m]]
