@@ -276,7 +276,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	if vecs == nil {
 		embedded = true
 		ingEmb = timedEmbedder{inner: emb, total: &embedTime, mu: &embMu, keep: &collected}
-		say("== embed+load %d definitions (\"words: definition\") with %s on %d threads, bulk into %s", len(docs), emb.ModelName(), threadsOf(ecfg), o.index)
+		say("== embed+load %d definitions (\"words: definition\") with %s on %s threads, bulk into %s", len(docs), emb.ModelName(), threadsOf(ecfg), o.index)
 	} else {
 		say("== load      %d definitions with cached vectors (%s); --no-cache to embed again", len(docs), cache.path)
 	}
@@ -296,7 +296,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		Reader: rd, Sink: sink, Embedder: ingEmb,
 		Checks:     ingest.Checks{Dimension: emb.Dimension(), DataType: ingest.Float, SpaceType: mapping.SpaceCosine},
 		Encoder:    ingest.Encoder{VectorField: "embedding", TextField: "text"},
-		EmbedBatch: o.batch, MaxBatchDocs: 1000, Senders: 2,
+		EmbedBatch: o.batch, MaxBatchDocs: 500, Senders: 2,
 	})
 	if err != nil {
 		return err
