@@ -229,3 +229,27 @@ func FuzzGemm(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTopK checks selection against a full stable sort, NaN/±Inf/±0 included.
+func FuzzTopK(f *testing.F) {
+	addFloatSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte, k8 uint8) {
+		s := floatsFromBytes(data)
+		k := int(k8) % (len(s) + 2)
+		for _, largest := range []bool{false, true} {
+			want := refTopK(s, k, largest)
+			got := TopKSmallest(s, k)
+			if largest {
+				got = TopKLargest(s, k)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("largest=%v k=%d: %d results, want %d", largest, k, len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("largest=%v k=%d of %v: got %v want %v", largest, k, s, got, want)
+				}
+			}
+		}
+	})
+}
