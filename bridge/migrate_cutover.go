@@ -58,7 +58,7 @@ func (m *Migrator) reconcile(ctx context.Context, from, to string, frozen bool) 
 	for s := range seqs {
 		var after *int64
 		for {
-			resp, err := m.scan(ctx, "/_search", migrate.ScanPage{PIT: pit.PIT, KeepAlive: "5m", Shard: s, Shards: len(seqs), After: after, Size: 1000, IDsOnly: true})
+			resp, err := m.scan(ctx, "/_search", migrate.ScanPage{PIT: pit.PIT, KeepAlive: "5m", Shard: s, Shards: len(seqs), After: after, Size: reconcilePage, IDsOnly: true})
 			if err != nil {
 				return deleted, fmt.Errorf("reconcile: scanning %s: %w", to, err)
 			}
@@ -96,6 +96,10 @@ func (m *Migrator) reconcile(ctx context.Context, from, to string, frozen bool) 
 	}
 	return deleted, nil
 }
+
+// reconcilePage is large: at cutover this scan runs under the write
+// block, and on a busy cluster the number of round trips dominates.
+const reconcilePage = 5000
 
 // missing returns the hits whose id (with its routing) is not in index.
 func (m *Migrator) missing(ctx context.Context, index string, hits []scanHit) ([]scanHit, error) {
@@ -490,14 +494,35 @@ func (m *Migrator) Cutover(ctx context.Context, alias string, o CutoverOptions) 
 	if err != nil {
 		return st, err
 	}
-	if _, err := m.catchUpRound(ctx, st, xf); err != nil {
-		return st, err
+	// Everything expensive happens while writes still flow, so the write
+	// block only covers the last small delta.
+	for r := 0; r < m.opt.CatchUpRounds; r++ {
+		n, err := m.catchUpRound(ctx, st, xf)
+		if err != nil {
+			return st, err
+		}
+		if n <= m.opt.CatchUpDone {
+			break
+		}
 	}
 	if _, err := m.c.Do(ctx, http.MethodPut, "/"+url.PathEscape(p.Target)+"/_settings", p.FinalSettings); err != nil {
 		return st, fmt.Errorf("restoring the settings of %s: %w", p.Target, err)
 	}
 	if _, err := m.c.Do(ctx, http.MethodGet, "/_cluster/health/"+url.PathEscape(p.Target)+"?wait_for_status=yellow&timeout=60s", nil); err != nil {
 		return st, fmt.Errorf("waiting for %s: %w", p.Target, err)
+	}
+	// The first refresh after the backfill writes the buffered documents'
+	// segments (and their HNSW graphs): do it now, not under the block.
+	if err := m.refresh(ctx, p.Target); err != nil {
+		return st, err
+	}
+	if _, err := m.catchUpRound(ctx, st, xf); err != nil {
+		return st, err
+	}
+	if n, err := m.reconcile(ctx, p.Source, p.Target, false); err != nil {
+		return st, err
+	} else {
+		st.Deleted += n
 	}
 	blockedAt := time.Now()
 	if err := m.setWriteBlock(ctx, p.Source, true); err != nil {
@@ -514,17 +539,26 @@ func (m *Migrator) Cutover(ctx context.Context, alias string, o CutoverOptions) 
 	if err := m.waitQuiet(ctx, p.Source, o.QuietTimeout); err != nil {
 		return st, err
 	}
-	if _, err := m.catchUpRound(ctx, st, xf); err != nil {
+	tQuiet := time.Now()
+	last, err := m.catchUpRound(ctx, st, xf)
+	if err != nil {
 		return st, err
 	}
+	tCatch := time.Now()
 	del, err := m.reconcile(ctx, p.Source, p.Target, true)
 	if err != nil {
 		return st, err
 	}
 	st.Deleted += del
-	if err := m.refresh(ctx, p.Target); err != nil {
-		return st, err
+	tRec := time.Now()
+	if del > 0 { // reconcile refreshed the target after the catch-up already
+		if err := m.refresh(ctx, p.Target); err != nil {
+			return st, err
+		}
 	}
+	m.logf("cutover under write block: wait for in-flight writes %s, last catch-up %s (%d documents), deletes %s (%d), refresh %s",
+		tQuiet.Sub(blockedAt).Round(time.Millisecond), tCatch.Sub(tQuiet).Round(time.Millisecond), last,
+		tRec.Sub(tCatch).Round(time.Millisecond), del, time.Since(tRec).Round(time.Millisecond))
 	tseqs, err := m.shardSeqs(ctx, p.Target)
 	if err != nil {
 		return st, err
@@ -621,10 +655,6 @@ func (m *Migrator) Rollback(ctx context.Context, alias string, o RollbackOptions
 	now := time.Now().UTC()
 	if err := st.Advance(migrate.PhaseRolledBack, fmt.Sprintf("alias %s -> %s; %d target writes replayed, %d deletes", alias, p.Source, replayed, deleted), now); err != nil {
 		return st, err
-	}
-	// The next cutover must catch up from where the source is now.
-	if seqs, err := m.shardSeqs(ctx, p.Source); err == nil && replay {
-		st.Note(fmt.Sprintf("source checkpoints after replay %v", gcps(seqs)), now)
 	}
 	return st, m.save(ctx, st)
 }
