@@ -117,8 +117,12 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 	}
 
 	s := bridge.NewSearcher(c)
+	version, err := s.Version(ctx)
+	if err != nil {
+		return err
+	}
 	fields, _ := queries.ParseTextFields("body")
-	type sample struct{ bm25, knn, hybrid, parallel time.Duration }
+	type sample struct{ bm25, knn, hybrid, parallel, msearch, client time.Duration }
 	var samples []sample
 	total := nQueries + 50 // the first 50 warm up caches and are dropped
 	for i := range total {
@@ -157,6 +161,34 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 				return err
 			},
 			func() (err error) {
+				// The same two bodies as one raw _msearch, then knnbridge's
+				// client-side work on its answer (parse, fuse, cut) timed
+				// alone: the two parts of what hybrid adds.
+				ms, err := queries.MSearchBody([]string{index}, bm25Body, knnBody)
+				if err != nil {
+					return err
+				}
+				var raw []byte
+				sm.msearch, err = timeIt(func() (err error) { raw, err = c.Do(ctx, http.MethodPost, "/_msearch", ms); return err })
+				if err != nil {
+					return err
+				}
+				sm.client, err = timeIt(func() error {
+					rs, err := queries.ParseMSearchResponse(raw, 2)
+					if err != nil {
+						return err
+					}
+					sc := queries.Scoring{Space: queries.SpaceCosine, Engine: queries.EngineLucene, Version: version}
+					f, err := queries.Fuse([]queries.SubResult{{Name: "bm25", Hits: rs[0].Hits}, {Name: "knn", Hits: rs[1].Hits, Scoring: &sc}}, queries.Fusion{})
+					if err != nil {
+						return err
+					}
+					_, _, err = queries.Cutoff{TopK: k}.Apply(f.Results, []*queries.Scoring{nil, &sc})
+					return err
+				})
+				return err
+			},
+			func() (err error) {
 				p := req
 				p.Parallel = true
 				sm.parallel, err = timeIt(func() error { _, err := s.Search(ctx, p); return err })
@@ -189,10 +221,13 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 	row("raw BM25 _search", func(s sample) time.Duration { return s.bm25 })
 	row("raw k-NN _search", func(s sample) time.Duration { return s.knn })
 	row("slower of the two (per query)", func(s sample) time.Duration { return max(s.bm25, s.knn) })
+	row("raw _msearch of both (no client work)", func(s sample) time.Duration { return s.msearch })
+	row("client work: parse + fuse + cut", func(s sample) time.Duration { return s.client })
 	row("hybrid, one _msearch + fusion", func(s sample) time.Duration { return s.hybrid })
 	row("hybrid, two parallel requests + fusion", func(s sample) time.Duration { return s.parallel })
 	row("added: msearch hybrid − slower", func(s sample) time.Duration { return s.hybrid - max(s.bm25, s.knn) })
 	row("added: parallel hybrid − slower", func(s sample) time.Duration { return s.parallel - max(s.bm25, s.knn) })
+	row("added by the cluster: raw _msearch − slower", func(s sample) time.Duration { return s.msearch - max(s.bm25, s.knn) })
 	h50, _ := pick(func(s sample) time.Duration { return s.hybrid })
 	m50, _ := pick(func(s sample) time.Duration { return max(s.bm25, s.knn) })
 	fmt.Printf("ratio hybrid p50 / slower-sub-query p50: %.2f\n", float64(h50)/float64(m50))
