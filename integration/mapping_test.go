@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -267,7 +268,16 @@ func generateSpecs() []genSpec {
 	other("text with dimension", map[string]*mapping.Field{"t": {Type: "text", Dimension: ip(3)}}, nil)
 	// 11. seeded random combinations of everything above, to catch
 	// interactions the sweeps hold apart.
-	rng := rand.New(rand.NewPCG(6, 2019))
+	// KNNBRIDGE_DIFF_SEED / KNNBRIDGE_DIFF_RANDOM explore other
+	// combinations; CI uses the fixed seed and count.
+	seed, count := uint64(2019), 120
+	if v, err := strconv.ParseUint(os.Getenv("KNNBRIDGE_DIFF_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("KNNBRIDGE_DIFF_RANDOM")); err == nil {
+		count = v
+	}
+	rng := rand.New(rand.NewPCG(6, seed))
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 	pickInt := func(xs []int) *int {
 		if v := xs[rng.IntN(len(xs))]; v != -99 {
@@ -275,7 +285,7 @@ func generateSpecs() []genSpec {
 		}
 		return nil
 	}
-	for i := 0; i < 120; i++ {
+	for i := 0; i < count; i++ {
 		dt := pick([]string{"", "float", "float", "byte", "binary"})
 		dim := []int{8, 16, 24, 96, 100}[rng.IntN(5)]
 		f := vf(dim, dt, pick([]string{"", "", "", "l2", "hamming", "innerproduct"}), nil)
