@@ -138,3 +138,45 @@ func TestReadIndexMissingIsNil(t *testing.T) {
 		t.Fatalf("want nil, nil for a missing index, got %v %v", live, err)
 	}
 }
+
+// modelServer reports the given states in turn, then the last one forever.
+func modelServer(t *testing.T, states ...string) *Client {
+	t.Helper()
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/_plugins/_knn/models/m1") || r.URL.Query().Get("filter_path") == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		st := states[min(n, len(states)-1)]
+		n++
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"model_id":"m1","state":"`+st+`","error":"`+map[bool]string{true: "not enough points", false: ""}[st == "failed"]+`","dimension":8}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(Config{URLs: []string{srv.URL}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestWaitForModel(t *testing.T) {
+	ctx := context.Background()
+	st, err := modelServer(t, "training", "training", "created").WaitForModel(ctx, "m1", time.Millisecond)
+	if err != nil || st.State != mapping.ModelCreated || st.Dimension != 8 {
+		t.Fatalf("created: %+v %v", st, err)
+	}
+	_, err = modelServer(t, "training", "failed").WaitForModel(ctx, "m1", time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "not enough points") {
+		t.Fatalf("failed: want the model's error, got %v", err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	st, err = modelServer(t, "training").WaitForModel(tctx, "m1", 5*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || st.State != mapping.ModelTraining {
+		t.Fatalf("timeout: want DeadlineExceeded in state training, got %+v %v", st, err)
+	}
+}
