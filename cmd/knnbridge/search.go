@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/knnbridge/knnbridge/bridge"
+	"github.com/knnbridge/knnbridge/native/embed"
 	"github.com/knnbridge/knnbridge/queries"
 )
 
@@ -21,9 +22,16 @@ type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
 
-// searchEmbedder, when set (by the file that wires the local or HTTP
-// embedder into the CLI), supplies the Embedder for `search --text`.
-var searchEmbedder func(ctx context.Context) (Embedder, error)
+// searchEmbedder supplies the Embedder for `search --text` without
+// --vector: the one KNNBRIDGE_EMBED_* describes (local model by default,
+// or an HTTP service), as `knnbridge embed` uses. Tests may replace it.
+var searchEmbedder = func(ctx context.Context) (Embedder, error) {
+	cfg, err := embed.ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return embed.New(cfg)
+}
 
 func init() { rootCmd.AddCommand(newSearchCmd()) }
 
@@ -43,8 +51,10 @@ type searchOpts struct {
 	source                                             string
 }
 
-func newSearchCmd() *cobra.Command {
-	var o searchOpts
+func newSearchCmd() *cobra.Command { return newSearchCmdWith(&searchOpts{}) }
+
+func newSearchCmdWith(op *searchOpts) *cobra.Command {
+	o := op
 	cmd := &cobra.Command{
 		Use:   "search",
 		Short: "k-NN, BM25 or hybrid search with thresholds in natural units, fusion, cut-offs and explanations",
@@ -61,7 +71,7 @@ search (or client-side filtering, --threshold-fallback client) elsewhere.`,
   knnbridge search --index docs --mode hybrid --text "solar panels" --text-fields title^2,body \
       --vector-field emb --vector '[...]' --norm min_max --combination arithmetic_mean --weights 0.3,0.7 --explain -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runSearch(cmd, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSearch(cmd, *o) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.index, "index", "", "index or indices (comma separated) to search (required)")
@@ -75,7 +85,7 @@ search (or client-side filtering, --threshold-fallback client) elsewhere.`,
 	f.IntVar(&o.size, "size", 0, "page size (default k)")
 	f.IntVar(&o.depth, "depth", 0, "hybrid: candidates per sub-query (default max(k, from+size)); keep constant across pages")
 	f.StringVar(&o.filter, "filter", "", "query DSL filter (JSON object) applied to both sides")
-	f.Float64Var(&o.minSim, "min-similarity", 0, "threshold in natural units (cosine/inner product ≥, distances ≤)")
+	f.Float64Var(&o.minSim, "min-similarity", 0, "threshold in natural units (cosine/inner product ≥, distances ≤); in hybrid mode it limits the k-NN side's candidates")
 	f.StringVar(&o.fallback, "threshold-fallback", "exact", "where radial search is unavailable: exact or client")
 	f.BoolVar(&o.exact, "exact", false, "exact k-NN via the knn_score script (ground truth)")
 	f.IntVar(&o.efSearch, "ef-search", 0, "method_parameters.ef_search")
@@ -160,7 +170,7 @@ func buildSearchRequest(ctx context.Context, cmd *cobra.Command, o searchOpts) (
 	}
 	if req.Mode == "" {
 		switch {
-		case o.text != "" && (o.vector != "" || (o.vectorField != "" && searchEmbedder != nil)):
+		case o.text != "" && (o.vector != "" || o.vectorField != ""):
 			req.Mode = bridge.ModeHybrid
 		case o.vector != "":
 			req.Mode = bridge.ModeKNN
@@ -172,12 +182,9 @@ func buildSearchRequest(ctx context.Context, cmd *cobra.Command, o searchOpts) (
 		if o.text == "" {
 			return req, fmt.Errorf("mode %s needs --vector or --text", req.Mode)
 		}
-		if searchEmbedder == nil {
-			return req, fmt.Errorf("mode %s with --text needs an embedder, and none is built into this binary: pass --vector", req.Mode)
-		}
 		emb, err := searchEmbedder(ctx)
 		if err != nil {
-			return req, fmt.Errorf("loading the embedder: %w", err)
+			return req, fmt.Errorf("mode %s embeds --text for the k-NN side (or pass --vector): %w", req.Mode, err)
 		}
 		vs, err := emb.Embed(ctx, []string{o.text})
 		if err != nil {
