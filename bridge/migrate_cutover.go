@@ -653,6 +653,8 @@ func (m *Migrator) Rollback(ctx context.Context, alias string, o RollbackOptions
 		}
 	}
 	now := time.Now().UTC()
+	// A later cutover needs a fresh verification of the caught-up target.
+	st.Verification = nil
 	if err := st.Advance(migrate.PhaseRolledBack, fmt.Sprintf("alias %s -> %s; %d target writes replayed, %d deletes", alias, p.Source, replayed, deleted), now); err != nil {
 		return st, err
 	}
