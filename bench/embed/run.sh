@@ -4,7 +4,7 @@
 # in the same run. Prints a table with ratios (ours / peer).
 #
 #   bench/embed/run.sh                   # threads 1 and 2, batch 1 and 32, short and long
-#   THREADS=1 MIN_TIME=2 bench/embed/run.sh
+#   THREADS=1 MIN_TIME=2 ROUNDS=1 bench/embed/run.sh
 #
 # Needs: the model (make model), and a Python with torch, transformers,
 # sentence-transformers, onnxruntime, onnx (PY=/path/to/python; default: a
@@ -18,7 +18,8 @@ model=$(scripts/embed-fetch-model.sh)
 work="$cache/bench-embed"
 mkdir -p "$work"
 threads="${THREADS:-1 2}"
-min_time="${MIN_TIME:-4}"
+min_time="${MIN_TIME:-3}"
+rounds="${ROUNDS:-3}"
 engines="${ENGINES:-knnbridge onnxruntime sentence-transformers}"
 
 PY="${PY:-}"
@@ -36,10 +37,13 @@ go build -o "$work/gobench" ./bench/embed/gobench
 
 out="$work/results.jsonl"
 : > "$out"
+# Rounds interleave the engines in time, and the report keeps each one's
+# best round: on a shared machine the load changes from minute to minute.
+for round in $(seq "$rounds"); do
 for t in $threads; do
   for input in short long; do
     for e in $engines; do
-      echo "== $e threads=$t input=$input" >&2
+      echo "== round $round: $e threads=$t input=$input (load $(cut -d' ' -f1 /proc/loadavg))" >&2
       case $e in
         knnbridge) GOMAXPROCS=$t "$work/gobench" -model "$model" -input "$work/$input.txt" -label $input -threads $t -min-time ${min_time}s >> "$out" ;;
         onnxruntime) OMP_NUM_THREADS=$t "$PY" bench/embed/bench_py.py --engine onnxruntime --model "$model" --onnx "$onnx" --input "$work/$input.txt" --label $input --threads $t --min-time $min_time >> "$out" ;;
@@ -47,6 +51,7 @@ for t in $threads; do
       esac
     done
   done
+done
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 python3 bench/embed/report.py "$out"

@@ -55,6 +55,12 @@ func (l *linear) apply(c, a []float32, m, threads int) {
 	mc := max(blockR, (256<<10)/(4*l.k)/blockR*blockR)
 	chunks := (m + mc - 1) / mc
 	threads = max(threads, 1)
+	if threads > 1 && chunks >= threads {
+		// Balance: a multiple of threads chunks of equal size.
+		chunks = (chunks + threads - 1) / threads * threads
+		mc = ((m+chunks-1)/chunks + blockR - 1) / blockR * blockR
+		chunks = (m + mc - 1) / mc
+	}
 	if chunks >= threads || threads == 1 {
 		// Enough row chunks: each goroutine takes whole chunks.
 		parallelFor(chunks, threads, func(c0, c1 int) {

@@ -370,9 +370,23 @@ func isWordChar(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode
 
 // encodeSegment normalizes, pre-tokenizes and WordPiece-splits seg.
 func (t *Tokenizer) encodeSegment(seg string, ids *[]int32, limit int) {
-	if seg == "" {
-		return
+	// Normalize in pieces cut before an ASCII whitespace byte past 4 KiB,
+	// so a huge input stops costing work once the token budget is full.
+	// Cutting there is exact: no word, CJK padding or NFD sequence spans
+	// a whitespace character.
+	for len(seg) > 0 && len(*ids) < limit {
+		piece := seg
+		if len(seg) > 4096 {
+			if k := strings.IndexAny(seg[4096:], " \t\n\r"); k >= 0 {
+				piece = seg[:4096+k]
+			}
+		}
+		seg = seg[len(piece):]
+		t.encodePiece(piece, ids, limit)
 	}
+}
+
+func (t *Tokenizer) encodePiece(seg string, ids *[]int32, limit int) {
 	norm := t.normalize(seg)
 	// BertPreTokenizer: split on whitespace, each punctuation char alone.
 	start := -1

@@ -155,3 +155,25 @@ func TestVocabTxtMatchesTokenizerJSON(t *testing.T) {
 		}
 	}
 }
+
+// Normalizing a long input in pieces must give exactly the tokens of
+// normalizing it whole.
+func TestChunkedNormalizationIsExact(t *testing.T) {
+	tok := testTokenizer(t, true, 100000)
+	var sb strings.Builder
+	parts := []string{"Hello", "wörld", "中国", "un\u0301affable", "x-x", "\t", strings.Repeat("b", 150), "Café!", "\n", "İ"}
+	for i := 0; sb.Len() < 20000; i++ {
+		sb.WriteString(parts[i%len(parts)])
+		if i%3 != 0 {
+			sb.WriteByte(' ')
+		}
+	}
+	text := sb.String()
+	got := tok.Encode(text)
+	want := []int32{tok.clsID}
+	tok.encodePiece(text, &want, 1<<30)
+	want = append(want, tok.sepID)
+	if !equalIDs(got, want) {
+		t.Fatalf("chunked: %d ids, whole: %d ids", len(got), len(want))
+	}
+}
