@@ -72,7 +72,81 @@ type Fusion struct {
 	Weights []float64
 	// RankConstant for RRF; 0 means 60.
 	RankConstant int
+	// Bounds, for min_max only: one per sub-query (nil: none), neural-search
+	// 3.x lower_bounds/upper_bounds.
+	Bounds []MinMaxBounds
 }
+
+// BoundMode is how a min_max bound applies (NS bounds/BoundMode.java).
+type BoundMode string
+
+const (
+	// BoundApply uses the bound in place of the observed min (max) for
+	// scores beyond it, when the observed range crosses it.
+	BoundApply BoundMode = "apply"
+	// BoundClip normalizes against the bound and clips scores beyond it to
+	// 0.001 (lower) or 1.0 (upper).
+	BoundClip BoundMode = "clip"
+	// BoundIgnore disables the bound.
+	BoundIgnore BoundMode = "ignore"
+)
+
+// Bound is one side of a MinMaxBounds; Mode "" means apply.
+type Bound struct {
+	Mode  BoundMode
+	Score float64
+}
+
+// MinMaxBounds are the lower and upper bounds of one sub-query's min_max
+// normalization (NS LowerBound/UpperBound, 3.0 and 3.2).
+type MinMaxBounds struct {
+	Lower *Bound
+	Upper *Bound
+}
+
+// lowerEffective is NS LowerBound.determineEffectiveScore.
+func (b *Bound) lowerEffective(score, lo, hi float64) float64 {
+	if b == nil {
+		return lo
+	}
+	switch b.Mode {
+	case BoundClip:
+		if hi < b.Score {
+			return lo
+		}
+		return b.Score
+	case BoundIgnore:
+		return lo
+	default:
+		if hi > b.Score && score > b.Score {
+			return b.Score
+		}
+		return lo
+	}
+}
+
+// upperEffective is NS UpperBound.determineEffectiveScore.
+func (b *Bound) upperEffective(score, lo, hi float64) float64 {
+	if b == nil {
+		return hi
+	}
+	switch b.Mode {
+	case BoundClip:
+		if lo > b.Score {
+			return hi
+		}
+		return b.Score
+	case BoundIgnore:
+		return hi
+	default:
+		if lo < b.Score && score < b.Score {
+			return b.Score
+		}
+		return hi
+	}
+}
+
+func (b *Bound) clips() bool { return b != nil && b.Mode == BoundClip }
 
 // Defaults fills the combination the normalization implies.
 func (f Fusion) withDefaults() Fusion {
@@ -116,6 +190,33 @@ func (f Fusion) Validate(n int) error {
 	if (f.Normalization == NormRRF || f.Normalization == NormDBSF) && f.Combination != CombSum {
 		return fmt.Errorf("%s normalization needs sum combination, not %s", f.Normalization, f.Combination)
 	}
+	if f.Bounds != nil {
+		if f.Normalization != NormMinMax {
+			return fmt.Errorf("bounds work with min_max only, not %s", f.Normalization)
+		}
+		if len(f.Bounds) != n {
+			// NS MinMaxScoreNormalizationTechnique.isBoundsAndSubQueriesCountMismatched.
+			return fmt.Errorf("%d bounds for %d sub-queries", len(f.Bounds), n)
+		}
+		for i, b := range f.Bounds {
+			for _, x := range []*Bound{b.Lower, b.Upper} {
+				if x == nil {
+					continue
+				}
+				switch x.Mode {
+				case "", BoundApply, BoundClip, BoundIgnore:
+				default:
+					return fmt.Errorf("bounds[%d]: mode %q: want apply, clip or ignore", i, x.Mode)
+				}
+				if math.IsNaN(x.Score) || math.IsInf(x.Score, 0) {
+					return fmt.Errorf("bounds[%d]: score %g", i, x.Score)
+				}
+			}
+			if b.Lower != nil && b.Upper != nil && b.Lower.Mode != BoundIgnore && b.Upper.Mode != BoundIgnore && b.Lower.Score >= b.Upper.Score {
+				return fmt.Errorf("bounds[%d]: lower %g is not below upper %g", i, b.Lower.Score, b.Upper.Score)
+			}
+		}
+	}
 	if f.RankConstant < 1 || f.RankConstant > 10000 {
 		// NS RRFNormalizationTechnique.RANK_CONSTANT_RANGE.
 		return fmt.Errorf("rank_constant %d outside 1..10000", f.RankConstant)
@@ -153,6 +254,20 @@ func (f Fusion) Describe() string {
 	if f.Normalization == NormRRF {
 		b.WriteString(", rank_constant ")
 		b.WriteString(strconv.Itoa(f.RankConstant))
+	}
+	for i, x := range f.Bounds {
+		for _, side := range []struct {
+			name string
+			b    *Bound
+		}{{"lower", x.Lower}, {"upper", x.Upper}} {
+			if side.b != nil {
+				mode := side.b.Mode
+				if mode == "" {
+					mode = BoundApply
+				}
+				fmt.Fprintf(&b, ", %s bound[%d] %s %g", side.name, i, mode, side.b.Score)
+			}
+		}
 	}
 	b.WriteString(" + ")
 	b.WriteString(string(f.Combination))
@@ -296,7 +411,11 @@ func Fuse(subs []SubResult, f Fusion) (Fused, error) {
 		if s.Scoring != nil {
 			toValue = s.Scoring.ValueOf
 		}
-		norm = normalize(norm[:0], s.Hits, f)
+		var bounds MinMaxBounds
+		if f.Bounds != nil {
+			bounds = f.Bounds[si]
+		}
+		norm = normalize(norm[:0], s.Hits, f, bounds)
 		for r := range s.Hits {
 			h := &s.Hits[r]
 			if p := (srcPair{h.Cluster, h.Index}); !haveLast || p != last {
@@ -443,7 +562,7 @@ func compareKeys(a, b *Hit) int {
 }
 
 // normalize appends the normalized score of each hit to dst.
-func normalize(dst []float64, hits []Hit, f Fusion) []float64 {
+func normalize(dst []float64, hits []Hit, f Fusion, bounds MinMaxBounds) []float64 {
 	n := len(hits)
 	if n == 0 {
 		return dst
@@ -466,13 +585,28 @@ func normalize(dst []float64, hits []Hit, f Fusion) []float64 {
 			}
 		}
 		for _, h := range hits {
-			// NS MinMaxScoreNormalizationTechnique: max = min → 1.0 (single
-			// result / all equal); a normalized 0 becomes 0.001.
+			// NS MinMaxScoreNormalizationTechnique.normalizeSingleScore:
+			// max = min = score → 1.0 (single result / all equal); bounds
+			// move the effective min/max; clipped scores become 0.001 or
+			// 1.0; a normalized 0 becomes 0.001.
 			if hi == lo {
 				dst = append(dst, 1)
 				continue
 			}
-			v := (h.Score - lo) / (hi - lo)
+			effLo := bounds.Lower.lowerEffective(h.Score, lo, hi)
+			effHi := bounds.Upper.upperEffective(h.Score, lo, hi)
+			switch {
+			case bounds.Lower.clips() && h.Score < effLo:
+				dst = append(dst, minMaxFloor)
+				continue
+			case bounds.Upper.clips() && h.Score > effHi:
+				dst = append(dst, 1)
+				continue
+			case effHi == effLo:
+				dst = append(dst, 1)
+				continue
+			}
+			v := (h.Score - effLo) / (effHi - effLo)
 			if v == 0 {
 				v = minMaxFloor
 			}

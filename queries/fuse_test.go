@@ -278,3 +278,43 @@ func TestFusionValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestMinMaxBounds(t *testing.T) {
+	bm := []SubResult{{Name: "bm25", Hits: []Hit{{ID: "a", Score: 10}, {ID: "b", Score: 6}, {ID: "c", Score: 2}}}}
+	lb := func(m BoundMode, s float64) []MinMaxBounds { return []MinMaxBounds{{Lower: &Bound{Mode: m, Score: s}}} }
+	ub := func(m BoundMode, s float64) []MinMaxBounds { return []MinMaxBounds{{Upper: &Bound{Mode: m, Score: s}}} }
+	cases := []struct {
+		name    string
+		bounds  []MinMaxBounds
+		a, b, c float64
+	}{
+		// Clip at 5: effective min 5; c (2 < 5) clips to 0.001; b (6−5)/5.
+		{"lower clip 5", lb(BoundClip, 5), 1, .2, .001},
+		// Apply at 5: a and b above 5 use it; c at or below uses the min 2 → 0 → 0.001.
+		{"lower apply 5", lb(BoundApply, 5), 1, .2, .001},
+		// Apply at 0 (the default score): normalize against 0: 1, .6, .2.
+		{"lower apply 0", lb("", 0), 1, .6, .2},
+		{"lower ignore", lb(BoundIgnore, 5), 1, .5, .001},
+		// Upper clip at 8: a (10 > 8) clips to 1; b (6−2)/(8−2); c 0 → 0.001.
+		{"upper clip 8", ub(BoundClip, 8), 1, 4.0 / 6, .001},
+		// Upper apply at 8: a (≥ 8) uses the max 10 → 1; b uses 8 → 4/6.
+		{"upper apply 8", ub(BoundApply, 8), 1, 4.0 / 6, .001},
+	}
+	for _, c := range cases {
+		got := mustFuse(t, bm, Fusion{Normalization: NormMinMax, Combination: CombSum, Bounds: c.bounds})
+		checkRanking(t, got, []want{{"a", c.a}, {"b", c.b}, {"c", c.c}})
+		if !strings.Contains(got.Method, "bound[0]") {
+			t.Errorf("method %q does not show the bound", got.Method)
+		}
+	}
+	for _, bad := range []Fusion{
+		{Normalization: NormL2, Bounds: lb(BoundClip, 1)},
+		{Bounds: []MinMaxBounds{{}, {}}},
+		{Bounds: lb("cut", 1)},
+		{Bounds: []MinMaxBounds{{Lower: &Bound{Score: 2}, Upper: &Bound{Score: 1}}}},
+	} {
+		if err := bad.Validate(1); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
