@@ -490,3 +490,59 @@ func vec32(r *rand.Rand, dim int) []float32 {
 	}
 	return v
 }
+
+// Pages of a hybrid search, fetched one request each with the same depth,
+// add up to the single-request list: no document twice, none skipped —
+// also with the search_after cursor.
+func TestQueriesHybridPaginationIsConsistent(t *testing.T) {
+	c := Start(t)
+	ctx := context.Background()
+	const dim = 8
+	r := rand.New(rand.NewPCG(41, 42))
+	words := strings.Fields("solar panel battery grid wind power storage cell roof cost heat pump garden kitchen")
+	docs := randomDocs(r, 120, dim)
+	for i := range docs {
+		var w []string
+		for range 3 + r.IntN(5) {
+			w = append(w, words[r.IntN(len(words))])
+		}
+		docs[i].Body = strings.Join(w, " ")
+	}
+	idx := qIndex(t, c, "q-pages", "cosinesimil", dim, docs)
+	s := bridge.NewSearcher(c.Bridge)
+	fields, _ := queries.ParseTextFields("body")
+	base := bridge.SearchRequest{Indices: []string{idx}, Mode: bridge.ModeHybrid, VectorField: "v", Vector: vec32(r, dim),
+		Text: "solar battery storage", TextFields: fields, K: 10, Depth: 40, Source: &queries.Source{Disabled: true}}
+	all := base
+	all.Size = 80
+	full, err := s.Search(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Total < 30 {
+		t.Fatalf("only %d fused results", full.Total)
+	}
+	var paged []string
+	for from := 0; from < full.Total; from += 7 {
+		p := base
+		p.From, p.Size = from, 7
+		res, err := s.Search(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, resultIDs(res.Results)...)
+	}
+	if want := resultIDs(full.Results); !slices.Equal(paged, want) {
+		t.Fatalf("pages %v\nfull  %v", paged, want)
+	}
+	// The cursor walks the same list.
+	var walked []string
+	page, _ := queries.Page(full.Results, 0, 9)
+	for len(page) > 0 {
+		walked = append(walked, resultIDs(page)...)
+		page = queries.After(full.Results, queries.CursorOf(page[len(page)-1]), 9)
+	}
+	if !slices.Equal(walked, paged) {
+		t.Fatalf("cursor walk differs: %v", walked)
+	}
+}
