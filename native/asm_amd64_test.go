@@ -3,6 +3,7 @@
 package native
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -79,6 +80,74 @@ func TestAsmIntVariantsExact(t *testing.T) {
 			}
 			if got, want := hammingAVX512(a, b), hammingGeneric(a, b); got != want {
 				t.Fatalf("hammingAVX512 n=%d: %d want %d", n, got, want)
+			}
+		}
+	}
+}
+
+// The float kernels of both instruction sets, including those dispatch did
+// not pick on this CPU (Zen 4 runs the ymm ones on the AVX512 level).
+func TestAsmFloatVariants(t *testing.T) {
+	type fv struct {
+		name      string
+		ok        bool
+		dot, l2   func(a, b []float32) float32
+		cos       func(a, b []float32) (float32, float32, float32)
+		dotB, l2B func(q, m, out []float32)
+		scale     func(a []float32, s float32)
+	}
+	vs := []fv{
+		{"avx2", hasAVX2(), dotAVX2, l2AVX2, cosAVX2, dotBatchAVX2, l2BatchAVX2, scaleAVX2},
+		{"avx512", hasAVX512(), dotAVX512, l2AVX512, cosAVX512, dotBatchAVX512, l2BatchAVX512, scaleAVX512},
+	}
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, v := range vs {
+		if !v.ok {
+			t.Logf("%s: not supported by this CPU, skipped", v.name)
+			continue
+		}
+		for n := 0; n <= maxLen; n++ {
+			a := unaligned(randF32(r, n), n%16)
+			b := unaligned(randF32(r, n), (n+7)%16)
+			want, abs := refDot(a, b)
+			wl2, _ := refL2(a, b)
+			wa, _ := refDot(a, a)
+			wb, _ := refDot(b, b)
+			if got := v.dot(a, b); math.Abs(float64(got)-want) > tolSum(n, abs) {
+				t.Fatalf("%s dot n=%d: %v want %v", v.name, n, got, want)
+			}
+			if got := v.l2(a, b); math.Abs(float64(got)-wl2) > 3*tolSum(n, wl2) {
+				t.Fatalf("%s l2 n=%d: %v want %v", v.name, n, got, wl2)
+			}
+			d, aa, bb := v.cos(a, b)
+			if math.Abs(float64(d)-want) > tolSum(n, abs) || math.Abs(float64(aa)-wa) > tolSum(n, wa) || math.Abs(float64(bb)-wb) > tolSum(n, wb) {
+				t.Fatalf("%s cos n=%d: (%v %v %v) want (%v %v %v)", v.name, n, d, aa, bb, want, wa, wb)
+			}
+			if n%7 == 0 {
+				rows := n%5 + 1
+				m := unaligned(randF32(r, n*rows), 3)
+				out := make([]float32, rows)
+				v.dotB(a, m, out)
+				for i := range out {
+					w, ab := refDot(a, m[i*n:(i+1)*n])
+					if math.Abs(float64(out[i])-w) > tolSum(n, ab) {
+						t.Fatalf("%s dotBatch n=%d row %d: %v want %v", v.name, n, i, out[i], w)
+					}
+				}
+				v.l2B(a, m, out)
+				for i := range out {
+					w, _ := refL2(a, m[i*n:(i+1)*n])
+					if math.Abs(float64(out[i])-w) > 3*tolSum(n, w) {
+						t.Fatalf("%s l2Batch n=%d row %d: %v want %v", v.name, n, i, out[i], w)
+					}
+				}
+			}
+			c := append([]float32(nil), a...)
+			v.scale(c, -0.25)
+			for i := range c {
+				if c[i] != a[i]*-0.25 {
+					t.Fatalf("%s scale n=%d i=%d", v.name, n, i)
+				}
 			}
 		}
 	}

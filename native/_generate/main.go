@@ -211,57 +211,6 @@ func z512IntBody(p, widen string, l2 bool) string {
 `, p)
 }
 
-// z512Rows4: four rows at once (DI = row 0, R11 = row bytes, R12 = 3 rows),
-// so each query vector load serves four rows and one reduction yields four
-// results, stored to DX[0:4]. K1 holds the mask of d&15.
-func z512Rows4(p string, l2 bool) string {
-	var b buf
-	row := func(r, off int) string {
-		idx := [...]string{"", "(R11*1)", "(R11*2)", "(R12*1)"}[r]
-		return fmt.Sprintf("%d(BX)%s", off, idx)
-	}
-	b.p("\tMOVQ R8, SI\n\tMOVQ R9, CX\n\tMOVQ DI, BX\n")
-	for i := 0; i < 8; i++ {
-		b.p("\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
-	}
-	acc := func(q string, r, off, a int, masked bool) {
-		src := row(r, off)
-		if masked {
-			b.p("\tVMOVUPS.Z %s, K1, Z10\n", src)
-			src = "Z10"
-		}
-		if l2 {
-			b.p("\tVSUBPS %s, %s, Z11\n\tVFMADD231PS Z11, Z11, Z%d\n", src, q, a)
-		} else {
-			b.p("\tVFMADD231PS %s, %s, Z%d\n", src, q, a)
-		}
-	}
-	b.p("@32:\n\tCMPQ CX, $32\n\tJB @16\n\tVMOVUPS (SI), Z8\n\tVMOVUPS 64(SI), Z9\n")
-	for r := 0; r < 4; r++ {
-		acc("Z8", r, 0, r, false)
-		acc("Z9", r, 64, 4+r, false)
-	}
-	b.p("\tADDQ $128, SI\n\tADDQ $128, BX\n\tSUBQ $32, CX\n\tJMP @32\n")
-	b.p("@16:\n\tCMPQ CX, $16\n\tJB @tail\n\tVMOVUPS (SI), Z8\n")
-	for r := 0; r < 4; r++ {
-		acc("Z8", r, 0, r, false)
-	}
-	b.p("\tADDQ $64, SI\n\tADDQ $64, BX\n\tSUBQ $16, CX\n")
-	b.p("@tail:\n\tTESTQ CX, CX\n\tJZ @red\n\tVMOVUPS.Z (SI), K1, Z8\n")
-	for r := 0; r < 4; r++ {
-		acc("Z8", r, 0, 4+r, true)
-	}
-	b.p("@red:\n")
-	for r := 0; r < 4; r++ {
-		b.p("\tVADDPS Z%d, Z%d, Z%d\n", 4+r, r, r)
-		b.p("\tVEXTRACTF64X4 $1, Z%d, Y4\n\tVADDPS Y4, Y%d, Y%d\n", r, r, r)
-	}
-	// [a01 a23 b01 b23 | ...], [c01 c23 d01 d23 | ...] → [a b c d | a' b' c' d']
-	b.p("\tVHADDPS Y1, Y0, Y0\n\tVHADDPS Y3, Y2, Y2\n\tVHADDPS Y2, Y0, Y0\n")
-	b.p("\tVEXTRACTF128 $1, Y0, X4\n\tVADDPS X4, X0, X0\n\tVMOVUPS X0, (DX)\n")
-	return stamp(b.String(), p)
-}
-
 func avx512() string {
 	var b buf
 	b.p("%s%s", header, z512Macros)
@@ -294,17 +243,6 @@ TEXT ·%[1]sBatchAVX512(SB), NOSPLIT, $0-72
 	MOVQ R9, CX
 	ANDQ $15, CX
 	MASK16
-	MOVQ R9, R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-%[1]sb4:
-	CMPQ R10, $4
-	JB %[1]sbrow0
-%[3]s	LEAQ (DI)(R11*4), DI
-	ADDQ $16, DX
-	SUBQ $4, R10
-	JMP %[1]sb4
-%[1]sbrow0:
 	TESTQ R10, R10
 	JZ %[1]sbend
 %[1]sbrow:
@@ -317,7 +255,7 @@ TEXT ·%[1]sBatchAVX512(SB), NOSPLIT, $0-72
 %[1]sbend:
 	VZEROUPPER
 	RET
-`, k.name, z512FloatBody(k.name+"b", k.l2), z512Rows4(k.name+"q", k.l2))
+`, k.name, z512FloatBody(k.name+"b", k.l2))
 	}
 	b.p(`
 // func scaleAVX512(a []float32, s float32)
