@@ -60,6 +60,8 @@ Exit codes: 0 ok, 1 invalid spec, 2 cluster error, 3 plan needs a reindex.`,
 	return cmd
 }
 
+// loadSpecFile reads a spec file (YAML or JSON); name, when set, overrides the index name.
+// Shared by other subcommands (migrate).
 func loadSpecFile(path, name string) (*mapping.IndexSpec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -87,13 +89,14 @@ func indexClient() (*bridge.Client, error) {
 	return c, nil
 }
 
+// writeJSON writes v as indented JSON (shared by other subcommands: migrate).
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
-func printProblems(w io.Writer, title string, ps []mapping.Problem) {
+func indexPrintProblems(w io.Writer, title string, ps []mapping.Problem) {
 	if len(ps) == 0 {
 		return
 	}
@@ -146,8 +149,8 @@ func newIndexValidateCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				printProblems(out, "problems", problems)
-				printProblems(out, "warnings", warns)
+				indexPrintProblems(out, "problems", problems)
+				indexPrintProblems(out, "warnings", warns)
 				if verr == nil {
 					fmt.Fprintf(out, "%s: valid for OpenSearch %s\n", args[0], v)
 					if render {
@@ -173,15 +176,15 @@ func newIndexValidateCmd() *cobra.Command {
 	return cmd
 }
 
-func planCmdFlags(cmd *cobra.Command, name *string, vectors *int64, timeout *time.Duration) {
+func indexPlanFlags(cmd *cobra.Command, name *string, vectors *int64, timeout *time.Duration) {
 	cmd.Flags().StringVar(name, "name", "", "index name (overrides the spec's)")
 	cmd.Flags().Int64Var(vectors, "vectors", 1_000_000, "vectors per k-NN field, for the memory estimate")
 	cmd.Flags().DurationVar(timeout, "timeout", 2*time.Minute, "overall time limit")
 }
 
-func printPlan(w io.Writer, ip *bridge.IndexPlan, est mapping.Estimate) {
+func indexPrintPlan(w io.Writer, ip *bridge.IndexPlan, est mapping.Estimate) {
 	p := ip.Plan
-	printProblems(w, "warnings", ip.Warnings)
+	indexPrintProblems(w, "warnings", ip.Warnings)
 	switch {
 	case p.Create:
 		fmt.Fprintf(w, "index %s does not exist: it will be created (OpenSearch %s)\n", p.Index, ip.Version)
@@ -191,7 +194,7 @@ func printPlan(w io.Writer, ip *bridge.IndexPlan, est mapping.Estimate) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PATH\tLIVE\tWANT\tHOW\tWHY")
 		for _, c := range p.Changes {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Path, short(c.Live), short(c.Want), c.Kind, c.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Path, indexShort(c.Live), indexShort(c.Want), c.Kind, c.Reason)
 		}
 		tw.Flush()
 		if p.NeedsReindex() {
@@ -210,7 +213,7 @@ func printPlan(w io.Writer, ip *bridge.IndexPlan, est mapping.Estimate) {
 	}
 }
 
-func short(v any) string {
+func indexShort(v any) string {
 	if v == nil {
 		return "-"
 	}
@@ -224,7 +227,7 @@ func short(v any) string {
 	return s
 }
 
-func runPlan(cmd *cobra.Command, path, name string, timeout time.Duration) (*bridge.Client, *bridge.IndexPlan, context.Context, context.CancelFunc, error) {
+func indexRunPlan(cmd *cobra.Command, path, name string, timeout time.Duration) (*bridge.Client, *bridge.IndexPlan, context.Context, context.CancelFunc, error) {
 	s, err := loadSpecFile(path, name)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -251,7 +254,7 @@ func newIndexPlanCmd() *cobra.Command {
 		Short: "Compare a spec with the live index and say what applying it would do",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, ip, _, cancel, err := runPlan(cmd, args[0], name, timeout)
+			_, ip, _, cancel, err := indexRunPlan(cmd, args[0], name, timeout)
 			if err != nil {
 				return err
 			}
@@ -264,7 +267,7 @@ func newIndexPlanCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				printPlan(out, ip, est)
+				indexPrintPlan(out, ip, est)
 			}
 			if ip.Plan.NeedsReindex() {
 				return &indexExitError{indexExitReindex, fmt.Errorf("index %s: the plan needs a reindex", ip.Plan.Index)}
@@ -272,7 +275,7 @@ func newIndexPlanCmd() *cobra.Command {
 			return nil
 		},
 	}
-	planCmdFlags(cmd, &name, &vectors, &timeout)
+	indexPlanFlags(cmd, &name, &vectors, &timeout)
 	return cmd
 }
 
@@ -285,7 +288,7 @@ func newIndexApplyCmd() *cobra.Command {
 		Short: "Create the index or change it in place; with --reindex-to, build a new index and reindex into it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ip, ctx, cancel, err := runPlan(cmd, args[0], name, timeout)
+			c, ip, ctx, cancel, err := indexRunPlan(cmd, args[0], name, timeout)
 			if err != nil {
 				return err
 			}
@@ -294,7 +297,7 @@ func newIndexApplyCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			if errors.Is(err, bridge.ErrNeedsReindex) {
 				if outputFormat != "json" {
-					printPlan(out, ip, mapping.EstimateMemory(ip.Desired, mapping.EstimateInput{Vectors: vectors}))
+					indexPrintPlan(out, ip, mapping.EstimateMemory(ip.Desired, mapping.EstimateInput{Vectors: vectors}))
 				}
 				return &indexExitError{indexExitReindex, fmt.Errorf("index %s: %w; nothing changed", ip.Plan.Index, err)}
 			}
@@ -304,7 +307,7 @@ func newIndexApplyCmd() *cobra.Command {
 			if outputFormat == "json" {
 				return writeJSON(out, map[string]any{"plan": ip.Plan, "result": res})
 			}
-			printPlan(out, ip, mapping.EstimateMemory(ip.Desired, mapping.EstimateInput{Vectors: vectors}))
+			indexPrintPlan(out, ip, mapping.EstimateMemory(ip.Desired, mapping.EstimateInput{Vectors: vectors}))
 			switch {
 			case res.ReindexedTo != "":
 				fmt.Fprintf(out, "reindexed %d documents from %s into %s (created: %v); switch aliases when checked\n", res.Reindexed, ip.Plan.Index, res.ReindexedTo, res.Created)
@@ -318,7 +321,7 @@ func newIndexApplyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	planCmdFlags(cmd, &name, &vectors, &timeout)
+	indexPlanFlags(cmd, &name, &vectors, &timeout)
 	cmd.Flags().StringVar(&reindexTo, "reindex-to", "", "when the plan needs a reindex: create the spec under this name and _reindex into it")
 	return cmd
 }

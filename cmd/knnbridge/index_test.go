@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func runIndexCmd(t *testing.T, format string, args ...string) (string, error) {
+func indexRunCmd(t *testing.T, format string, args ...string) (string, error) {
 	t.Helper()
 	old := outputFormat
 	outputFormat = format
@@ -23,7 +23,7 @@ func runIndexCmd(t *testing.T, format string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func exitCode(err error) int {
+func indexExitCodeOf(err error) int {
 	var ec interface{ ExitCode() int }
 	if err == nil {
 		return 0
@@ -35,27 +35,27 @@ func exitCode(err error) int {
 }
 
 func TestIndexValidateExitCodes(t *testing.T) {
-	out, err := runIndexCmd(t, "table", "validate", "../../mapping/testdata/docs.yaml")
-	if exitCode(err) != 0 || !strings.Contains(out, "valid for OpenSearch 2.19.0") {
-		t.Fatalf("docs.yaml: exit %d, %v\n%s", exitCode(err), err, out)
+	out, err := indexRunCmd(t, "table", "validate", "../../mapping/testdata/docs.yaml")
+	if indexExitCodeOf(err) != 0 || !strings.Contains(out, "valid for OpenSearch 2.19.0") {
+		t.Fatalf("docs.yaml: exit %d, %v\n%s", indexExitCodeOf(err), err, out)
 	}
-	out, err = runIndexCmd(t, "table", "validate", "../../mapping/testdata/invalid.yaml")
-	if exitCode(err) != indexExitInvalid || !strings.Contains(out, "fields.a.method.parameters.m") || !strings.Contains(out, "lucene-hnsw-m-max") {
-		t.Fatalf("invalid.yaml: exit %d, %v\n%s", exitCode(err), err, out)
+	out, err = indexRunCmd(t, "table", "validate", "../../mapping/testdata/invalid.yaml")
+	if indexExitCodeOf(err) != indexExitInvalid || !strings.Contains(out, "fields.a.method.parameters.m") || !strings.Contains(out, "lucene-hnsw-m-max") {
+		t.Fatalf("invalid.yaml: exit %d, %v\n%s", indexExitCodeOf(err), err, out)
 	}
-	if _, err := runIndexCmd(t, "table", "validate", "no-such-file.yaml"); exitCode(err) != indexExitInvalid {
-		t.Fatalf("missing file: exit %d, %v", exitCode(err), err)
+	if _, err := indexRunCmd(t, "table", "validate", "no-such-file.yaml"); indexExitCodeOf(err) != indexExitInvalid {
+		t.Fatalf("missing file: exit %d, %v", indexExitCodeOf(err), err)
 	}
 	// nmslib is refused for new indexes from 3.0.
-	out, err = runIndexCmd(t, "json", "validate", "--version", "3.0.0", "../../mapping/testdata/invalid.yaml")
+	out, err = indexRunCmd(t, "json", "validate", "--version", "3.0.0", "../../mapping/testdata/invalid.yaml")
 	var res struct {
 		Valid    bool `json:"valid"`
 		Problems []struct {
 			Rule string `json:"rule"`
 		} `json:"problems"`
 	}
-	if exitCode(err) != indexExitInvalid || json.Unmarshal([]byte(out), &res) != nil || res.Valid {
-		t.Fatalf("json: exit %d %v\n%s", exitCode(err), err, out)
+	if indexExitCodeOf(err) != indexExitInvalid || json.Unmarshal([]byte(out), &res) != nil || res.Valid {
+		t.Fatalf("json: exit %d %v\n%s", indexExitCodeOf(err), err, out)
 	}
 	found := false
 	for _, p := range res.Problems {
@@ -67,7 +67,7 @@ func TestIndexValidateExitCodes(t *testing.T) {
 }
 
 func TestIndexValidateRender(t *testing.T) {
-	out, err := runIndexCmd(t, "json", "validate", "--render", "../../mapping/testdata/defaults.yaml")
+	out, err := indexRunCmd(t, "json", "validate", "--render", "../../mapping/testdata/defaults.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
