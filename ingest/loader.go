@@ -39,7 +39,7 @@ type Config struct {
 	OnBad    Policy
 
 	MaxBatchBytes int // default 5 MiB
-	MaxBatchDocs  int // default 10,000
+	MaxBatchDocs  int // default 1,000
 	Senders       int // concurrent bulk requests, default 2
 	EmbedBatch    int // texts per Embed call, default 32
 	Retry         RetryPolicy
@@ -102,7 +102,7 @@ func NewLoader(cfg Config) (*Loader, error) {
 		cfg.MaxBatchBytes = 5 << 20
 	}
 	if cfg.MaxBatchDocs <= 0 {
-		cfg.MaxBatchDocs = 10000
+		cfg.MaxBatchDocs = 1000
 	}
 	if cfg.Senders <= 0 {
 		cfg.Senders = 2

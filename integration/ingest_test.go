@@ -190,12 +190,12 @@ func TestIngest429sLoseNothing(t *testing.T) {
 	c := Start(t)
 	if q := ingestWriteQueue(t, c); q > 64 {
 		t.Skipf("thread_pool.write.queue_size is %d: this test needs a small write queue to provoke 429s "+
-			"(start the node with KNNBRIDGE_OPENSEARCH_WRITE_QUEUE=4; mk/ingest.mk sets it for `make test`)", q)
+			"(start the node with KNNBRIDGE_OPENSEARCH_WRITE_QUEUE=8; mk/ingest.mk sets it for `make test`)", q)
 	}
 	idx := c.Index(t, "ingest-429")
 	ingestCreateIndex(t, c, idx, nil, nil)
 	path := filepath.Join(t.TempDir(), "v.fvecs")
-	const n = 8000
+	const n = 5000
 	ingestWriteFvecs(t, path, n, 2)
 	before := ingestWriteRejected(t, c)
 	var mu sync.Mutex
@@ -282,10 +282,10 @@ func TestIngestKillAndResume(t *testing.T) {
 	ingestCreateIndex(t, c, idx, map[string]any{"refresh_interval": "3s"}, nil)
 	dir := t.TempDir()
 	path, ckPath := filepath.Join(dir, "v.fvecs"), filepath.Join(dir, "ck.json")
-	const n = 30000
+	const n = 12000
 	ingestWriteFvecs(t, path, n, 3)
-	args := []string{path, "--index", idx, "--checkpoint", ckPath, "--senders", "2", "--batch-docs", "500"}
-	cmd, out := ingestStartLoad(t, c, args, ckPath, 5000)
+	args := []string{path, "--index", idx, "--checkpoint", ckPath, "--senders", "2", "--batch-docs", "500", "--tune", "on"}
+	cmd, out := ingestStartLoad(t, c, args, ckPath, 3000)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	ck, _ := ingest.LoadCheckpoint(ckPath)
@@ -319,7 +319,7 @@ func TestIngestInterruptRestoresSettings(t *testing.T) {
 	dir := t.TempDir()
 	path, ckPath := filepath.Join(dir, "v.fvecs"), filepath.Join(dir, "ck.json")
 	ingestWriteFvecs(t, path, 30000, 4)
-	cmd, out := ingestStartLoad(t, c, []string{path, "--index", idx, "--checkpoint", ckPath, "--senders", "1", "--batch-docs", "300"}, ckPath, 600)
+	cmd, out := ingestStartLoad(t, c, []string{path, "--index", idx, "--checkpoint", ckPath, "--senders", "1", "--batch-docs", "300", "--tune", "on"}, ckPath, 600)
 	if s := ingestSettings(t, c, idx); s["index.refresh_interval"] != "-1" || s["index.number_of_replicas"] != "0" {
 		t.Fatalf("not tuned during the load: %v", s)
 	}

@@ -62,7 +62,7 @@ were rejected.`,
 	fl.StringVar(&f.tune, "tune", "auto", "refresh -1 / replicas 0 during the load: auto (when the index is empty), on, off")
 	fl.IntVar(&f.senders, "senders", 0, "concurrent bulk requests (default: 2 per data node)")
 	fl.Float64Var(&f.batchMB, "batch-mb", 5, "bulk request size cap in MB")
-	fl.IntVar(&f.batchDocs, "batch-docs", 10000, "bulk request document cap")
+	fl.IntVar(&f.batchDocs, "batch-docs", 1000, "bulk request document cap (smaller batches keep every write thread of a small node busy)")
 	fl.StringVar(&f.onBad, "on-bad", "reject", "records that cannot be indexed: reject (skip and report) or abort")
 	fl.StringVar(&f.rejects, "rejects", "", "append rejected records (position, id, reason) as JSONL to this file")
 	fl.IntVar(&f.forceMerge, "force-merge", 0, "force-merge to at most N segments at the end (0: no)")
