@@ -54,8 +54,9 @@ type IVF struct {
 	// ‖y_R‖² + 2⟨y_C, y_R⟩ for every list (nlist × M × Ksub), so a probe
 	// costs M·Ksub additions instead of a fresh table (IndexIVFPQ.cpp,
 	// use_precomputed_table = 1).
-	precomputed []float32
-	cnorms      []float32
+	precomputed    []float32
+	precomputedOff bool // tests: force per-list residual tables
+	cnorms         []float32
 }
 
 // maxPrecomputedBytes is faiss's precomputed_table_max_bytes (2 GiB).
@@ -213,7 +214,7 @@ func (ix *IVF) residuals(x []float32, n int, assign []int64) []float32 {
 // at most 2 GiB); otherwise searches compute a residual table per probe.
 func (ix *IVF) precompute() {
 	ix.precomputed = nil
-	if ix.Kind != IVFPQ || !ix.ByResidual || ix.Metric != MetricL2 || !ix.Trained() {
+	if ix.Kind != IVFPQ || !ix.ByResidual || ix.Metric != MetricL2 || !ix.Trained() || ix.precomputedOff {
 		return
 	}
 	p := ix.PQ
@@ -301,7 +302,7 @@ func (ix *IVF) Search(queries []float32, k, nprobe, threads int) (*SearchResult,
 	if ix.cnorms == nil {
 		ix.cnorms = rowNorms(ix.Centroids, ix.Nlist, ix.D, 1)
 	}
-	if ix.Kind == IVFPQ && ix.precomputed == nil {
+	if ix.Kind == IVFPQ && ix.precomputed == nil && !ix.precomputedOff {
 		ix.precompute()
 	}
 	cdis, clist := flatSearch(queries, nq, ix.Centroids, ix.Nlist, ix.D, nprobe, ix.Metric, ix.cnorms, threads)

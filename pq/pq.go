@@ -156,6 +156,24 @@ func (p *ProductQuantizer) encodeTrusted(x []float32, n int, codes []byte, threa
 			i0, i1 := b*encodeBlock, min((b+1)*encodeBlock, n)
 			bs := i1 - i0
 			for m := 0; m < p.M; m++ {
+				if p.Dsub < 16 {
+					// As faiss's compute_codes: short sub-vectors use direct
+					// differences, exact even for nearly equal values where
+					// ‖c‖² − 2x·c would round (and break lossless cases).
+					dist := dots[:p.Ksub]
+					for i := 0; i < bs; i++ {
+						xs := x[(i0+i)*p.D+m*p.Dsub : (i0+i)*p.D+(m+1)*p.Dsub]
+						native.L2Batch(xs, p.sub(m), dist)
+						bj, bv := 0, dist[0]
+						for j := 1; j < p.Ksub; j++ {
+							if dist[j] < bv {
+								bj, bv = j, dist[j]
+							}
+						}
+						idx[i*p.M+m] = byte(bj)
+					}
+					continue
+				}
 				for i := 0; i < bs; i++ {
 					copy(slice[i*p.Dsub:(i+1)*p.Dsub], x[(i0+i)*p.D+m*p.Dsub:(i0+i)*p.D+(m+1)*p.Dsub])
 				}
