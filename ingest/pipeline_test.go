@@ -67,8 +67,10 @@ func TestEmbedPipelinedWithSending(t *testing.T) {
 
 type embedFunc func(ctx context.Context, texts []string) ([][]float32, error)
 
-func (f embedFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) { return f(ctx, texts) }
-func (embedFunc) Dimension() int                                                  { return 3 }
+func (f embedFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return f(ctx, texts)
+}
+func (embedFunc) Dimension() int { return 3 }
 
 // --- benchmarks: encoding and reading speed (go test -bench . ./ingest/)
 
