@@ -250,11 +250,10 @@ func (s *Server) search(ctx context.Context, indexes []string, req *SearchReques
 		vec := req.Vector
 		if len(vec) == 0 {
 			t0 := time.Now()
-			out, err := s.embed(ctx, []string{req.Query})
+			vec, err = s.queries.embed(ctx, req.Query)
 			if err != nil {
 				return nil, err
 			}
-			vec = out[0]
 			timings["embed_ms"] = ms(time.Since(t0))
 		}
 		if vf.Dimension > 0 && len(vec) != vf.Dimension {

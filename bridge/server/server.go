@@ -60,6 +60,7 @@ type Server struct {
 	embedOnce sync.Once
 	loadEmb   func() (embed.Embedder, error)
 	embedSem  *semaphore.Weighted
+	queries   *queryBatcher
 
 	draining atomic.Bool
 
@@ -92,6 +93,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, os: deps.Cluster, log: log, m: newMetrics(), loadEmb: deps.LoadEmbedder, embedSem: semaphore.NewWeighted(int64(n))}
 	s.schemas.ttl = 30 * time.Second
+	s.queries = newQueryBatcher(s, n, 64)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -417,6 +419,13 @@ func (s *Server) getEmbedder() (embed.Embedder, error) {
 		return nil, unavailable("embedder_unavailable", "no embedding model: %v (set KNNBRIDGE_EMBED_MODEL_DIR, run `make model`, or send vectors)", s.embedErr)
 	}
 	return nil, unavailable("embedder_loading", "the embedding model is still loading; retry shortly")
+}
+
+// embedderReady returns the embedder once loaded (nil before).
+func (s *Server) embedderReady() embed.Embedder {
+	s.embedMu.RLock()
+	defer s.embedMu.RUnlock()
+	return s.embedder
 }
 
 // embed runs the embedder with the concurrency bound and metrics.
