@@ -862,10 +862,38 @@ func TestSidecarLoad(t *testing.T) {
 	t.Logf("LOAD %d clients, %s, %s: %d searches (%.0f/s), p50 %s, p90 %s, p99 %s, max %s, errors %v",
 		clients, el.Round(time.Second), mode, len(lat), float64(len(lat))/el.Seconds(),
 		pct(0.50).Round(time.Millisecond), pct(0.90).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond), errs)
+	scLogMeans(t, s)
 	if len(errs) > 0 {
 		t.Errorf("errors under load: %v", errs)
 	}
 	if len(lat) == 0 {
 		t.Fatal("no search succeeded")
 	}
+}
+
+// scLogMeans logs where the time went, from the sidecar's own histograms:
+// mean OpenSearch _msearch latency, mean embedding call latency and mean
+// texts per embedding call.
+func scLogMeans(t *testing.T, s *sidecar) {
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	val := func(prefix string) float64 {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, prefix) {
+				f := strings.Fields(line)
+				x, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				return x
+			}
+		}
+		return math.NaN()
+	}
+	ms := val(`knnbridge_opensearch_request_duration_seconds_sum{op="msearch",outcome="ok"}`) / val(`knnbridge_opensearch_request_duration_seconds_count{op="msearch",outcome="ok"}`)
+	es := val(`knnbridge_embed_duration_seconds_sum`) / val(`knnbridge_embed_duration_seconds_count`)
+	bs := val(`knnbridge_embed_batch_size_sum`) / val(`knnbridge_embed_batch_size_count`)
+	t.Logf("LOAD sidecar means: _msearch %.0f ms, embedding call %.0f ms, %.1f texts per embedding call", ms*1000, es*1000, bs)
 }
