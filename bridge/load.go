@@ -175,11 +175,16 @@ func (c *Client) Load(ctx context.Context, opts LoadOptions) (rep LoadReport, er
 			return rep, fmt.Errorf("load: %w", err)
 		}
 		ck = &ingest.Checkpoint{Input: opts.Input, InputSize: st.Size(), Format: format, Index: opts.Index, BaseCount: base}
+		if prev != nil && prev.Index == opts.Index && prev.InputSize == st.Size() {
+			// The same input was (partly) loaded before: its documents are in
+			// the index already and will be overwritten (same ids), so the
+			// count before the first run is the base of the count check.
+			ck.BaseCount = prev.BaseCount
+		}
 		if prev != nil && prev.Index == opts.Index && prev.Settings != nil {
 			// An earlier run died (SIGKILL) with the index still tuned: its
 			// recorded originals are the real originals, not what is set now.
 			ck.Settings = prev.Settings
-			ck.BaseCount = prev.BaseCount
 		}
 	}
 	rep.BaseCount = ck.BaseCount

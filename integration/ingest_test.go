@@ -118,7 +118,7 @@ func TestIngestLoad50k(t *testing.T) {
 	if got := ingestCount(t, c, idx); got != n {
 		t.Fatalf("index count %d, want %d", got, n)
 	}
-	// The index was not empty-by-default-tuned? It was empty: tuned and restored.
+	// The index was empty, so auto tuning applied (replicas 0 for lucene) and was undone.
 	if !rep.Tuned || !rep.Restored {
 		t.Fatalf("tuned %t restored %t", rep.Tuned, rep.Restored)
 	}
@@ -386,6 +386,12 @@ func TestIngestMalformedRecords(t *testing.T) {
 			r.Stage != w.stage || r.ID != w.id || !strings.Contains(r.Reason, w.text) {
 			t.Errorf("rejection %d = %+v, want line %d offset %d stage %s id %q reason ~ %q", i, r, w.line, lineOff[w.line], w.stage, w.id, w.text)
 		}
+	}
+	// Loading the same file again overwrites (same ids): no duplicates, and
+	// the count check still holds.
+	rep2, err := c.Bridge.Load(context.Background(), bridge.LoadOptions{Input: path, Index: idx})
+	if err != nil || rep2.Accepted != n-3 || rep2.IndexCount != n-3 {
+		t.Fatalf("reload: %v %+v", err, rep2)
 	}
 	var doc struct {
 		Source map[string]any `json:"_source"`

@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--rss-n", default="100000,1000000")
     ap.add_argument("--skip-cluster", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds per size; medians are reported")
     a = ap.parse_args()
     b = lambda x: os.path.join(a.bin, x)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -91,31 +92,44 @@ def main():
                                               "--file", f, "--senders", str(senders)],
             }
             row = {"dim": dim, "n": a.n}
-            for name, cmd in loaders.items():
-                idx = f"bench-ingest-{name}-{dim}"
-                fresh_index(a.url, idx, dim)
-                r = run4(cmd(idx))
-                req(f"{a.url}/{idx}/_refresh", "POST")
-                count = req(f"{a.url}/{idx}/_count")["count"]
-                r["count"] = count
-                r["docs_per_s"] = a.n / r["wall"]
-                r["cpu_per_10k"] = r["cpu"] / a.n * 10000
-                del r["out"]
-                row[name] = r
-                print(f"dim {dim} {name:14s} wall {r['wall']:7.1f}s  {r['docs_per_s']:7.0f} docs/s  "
-                      f"cpu {r['cpu']:6.2f}s ({r['cpu_per_10k']:.3f} s/10k docs)  rss {r['rss_mb']:6.1f} MB  "
-                      f"count {count} rc {r['rc']}", flush=True)
-                if count != a.n:
-                    print(f"  WARNING: {name} left {count} documents of {a.n}", flush=True)
-                try:
-                    req(f"{a.url}/{idx}", "DELETE")
-                except Exception:
-                    pass
+            names = list(loaders)
+            runs = {name: [] for name in names}
+            # Interleave the loaders (rotating the order each round) so that
+            # load from other processes on a shared machine hits all of them
+            # alike; report the median round.
+            for rnd in range(a.repeat):
+                order = names[rnd % len(names):] + names[:rnd % len(names)]
+                for name in order:
+                    idx = f"bench-ingest-{name}-{dim}"
+                    fresh_index(a.url, idx, dim)
+                    r = run4(loaders[name](idx))
+                    req(f"{a.url}/{idx}/_refresh", "POST")
+                    count = req(f"{a.url}/{idx}/_count")["count"]
+                    r["count"] = count
+                    r["docs_per_s"] = a.n / r["wall"]
+                    r["cpu_per_10k"] = r["cpu"] / a.n * 10000
+                    del r["out"]
+                    runs[name].append(r)
+                    print(f"dim {dim} round {rnd} {name:14s} wall {r['wall']:7.1f}s  {r['docs_per_s']:7.0f} docs/s  "
+                          f"cpu {r['cpu']:6.2f}s ({r['cpu_per_10k']:.3f} s/10k docs)  rss {r['rss_mb']:6.1f} MB  "
+                          f"count {count} rc {r['rc']}", flush=True)
+                    if count != a.n:
+                        print(f"  WARNING: {name} left {count} documents of {a.n}", flush=True)
+                    try:
+                        req(f"{a.url}/{idx}", "DELETE")
+                    except Exception:
+                        pass
+            med = lambda xs: sorted(xs)[len(xs) // 2]
+            for name in names:
+                row[name] = {"runs": runs[name], "docs_per_s": med([r["docs_per_s"] for r in runs[name]]),
+                             "cpu_per_10k": med([r["cpu_per_10k"] for r in runs[name]]),
+                             "rss_mb": med([r["rss_mb"] for r in runs[name]])}
             k = row["knnbridge"]["docs_per_s"]
-            print(f"dim {dim} ratios: knnbridge/opensearch-py {k / row['opensearch-py']['docs_per_s']:.2f}x docs/s, "
-                  f"knnbridge/go-minimal {k / row['go-minimal']['docs_per_s']:.2f}x docs/s; CPU per 10k docs: knnbridge "
-                  f"{row['knnbridge']['cpu_per_10k']:.3f}s, go-minimal {row['go-minimal']['cpu_per_10k']:.3f}s, "
-                  f"opensearch-py {row['opensearch-py']['cpu_per_10k']:.3f}s", flush=True)
+            print(f"dim {dim} medians of {a.repeat}: docs/s knnbridge {k:.0f}, go-minimal {row['go-minimal']['docs_per_s']:.0f}, "
+                  f"opensearch-py {row['opensearch-py']['docs_per_s']:.0f}; ratios knnbridge/opensearch-py "
+                  f"{k / row['opensearch-py']['docs_per_s']:.2f}x, knnbridge/go-minimal {k / row['go-minimal']['docs_per_s']:.2f}x; "
+                  f"loader CPU s per 10k docs: knnbridge {row['knnbridge']['cpu_per_10k']:.3f}, go-minimal "
+                  f"{row['go-minimal']['cpu_per_10k']:.3f}, opensearch-py {row['opensearch-py']['cpu_per_10k']:.3f}", flush=True)
             results.append(row)
     # Peak RSS vs input size, against the stub endpoint.
     stub = subprocess.Popen([b("stub"), "-addr", "127.0.0.1:9299", "-dim", "128"])

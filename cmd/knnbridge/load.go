@@ -177,8 +177,10 @@ func runLoad(cmd *cobra.Command, input string, f loadFlags) error {
 			progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(true))
 		start := time.Now()
 		opts.Progress = func(s ingest.Stats) {
-			if s.Offset >= 0 {
-				pb.Set64(s.Offset)
+			if s.Offset >= 0 && s.Read > 0 {
+				// The reader runs ahead of the cluster by the batches in
+				// flight: scale its offset by the acknowledged fraction.
+				pb.Set64(int64(float64(s.Offset) * float64(s.Accepted+s.Rejected) / float64(s.Read)))
 			}
 			rate := float64(s.Accepted) / time.Since(start).Seconds()
 			pb.Describe(fmt.Sprintf("%d docs (%.0f docs/s, %d rejected, %d retried)", s.Accepted, rate, s.Rejected, s.Retried))
@@ -196,8 +198,8 @@ func runLoad(cmd *cobra.Command, input string, f loadFlags) error {
 			fields := []zap.Field{zap.Int64("read", s.Read), zap.Int64("accepted", s.Accepted), zap.Int64("rejected", s.Rejected),
 				zap.Int64("retried", s.Retried), zap.Float64("docs_per_s", float64(s.Accepted)/el),
 				zap.Float64("mb_per_s", float64(s.BytesSent)/el/1e6)}
-			if s.Offset > 0 && size > 0 {
-				frac := float64(s.Offset) / float64(size)
+			if s.Offset > 0 && size > 0 && s.Read > 0 {
+				frac := float64(s.Offset) / float64(size) * float64(s.Accepted+s.Rejected) / float64(s.Read)
 				fields = append(fields, zap.Float64("done_pct", 100*frac))
 				if frac > 0 {
 					fields = append(fields, zap.Duration("eta", time.Duration(el*(1-frac)/frac*float64(time.Second)).Round(time.Second)))
