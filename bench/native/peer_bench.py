@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark of knnbridge's native kernels against faiss and
-numpy/OpenBLAS on identical data, in the same run. Prints our/peer speed
-ratios (peer time / our time: >= 1.0 means we are at least as fast).
+numpy/OpenBLAS, on the same arrays, in the same process, in the same run.
 
-  one query vs 100k vectors, d = 128, 384, 768, L2 and inner product:
+Our kernels are built as a C shared library (./cshared, go build
+-buildmode=c-shared) and called through ctypes; each repetition calls the
+peer and every one of our kernel levels in turn (rotating the order), and
+each side keeps its fastest time. On a machine shared with other jobs both
+sides therefore sample the same load. Ratios are peer time / our time:
+>= 1.0 means ours is at least as fast.
+
+  one query vs 100k vectors, d = 128, 384, 768, single thread:
     faiss fvec_L2sqr_ny / fvec_inner_products_ny (the raw kernels) and
-    IndexFlatL2 / IndexFlatIP .search(k=10), single-threaded,
-    against native.L2Batch / DotBatch (+ SelectSmallest/SelectLargest k=10)
-  SGEMM 1024x384 times 384x1536 (A.B and A.B^T), 1 and 2 threads:
-    numpy matmul (OpenBLAS) against native.MatMul / MatMulTransB
+    IndexFlatL2 / IndexFlatIP .search(k=10)
+    vs native.L2Batch / DotBatch (+ SelectSmallest / SelectLargest, k=10)
+  SGEMM 1024x384 . 384x1536 (A.B and A.B^T), 1 and 2 threads:
+    numpy matmul (OpenBLAS) vs native.MatMul / MatMulTransB
+  the memory bound: a 512 MiB streaming read (../membw) gives one core's
+    read bandwidth; size/bandwidth is the least time a kernel streaming an
+    out-of-cache matrix can take.
 
-Needs: pip install faiss-cpu numpy threadpoolctl. Run from the repo root
-(`make bench-native` does it with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset,
-see mk/native.mk). Data goes to $KNNBRIDGE_CACHE_DIR/bench-native.
+Needs: pip install faiss-cpu numpy threadpoolctl, a Go toolchain and a C
+compiler (cgo). Run from the repo root: `make bench-native` (which unsets
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this command only).
 """
+import ctypes as C
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -32,145 +41,190 @@ from threadpoolctl import threadpool_info, threadpool_limits
 N = 100_000
 DIMS = (128, 384, 768)
 M, NN, K = 1024, 1536, 384
-REPS = 7
-ROUNDS = 2
+REPS = int(os.environ.get("BENCH_REPS", "9"))
+LEVELS = {0: "generic", 1: "avx2", 2: "avx512", 3: "neon"}
+FP = C.POINTER(C.c_float)
 
 
-def best_time(f, reps=REPS):
-    """Fastest of reps runs after a warm-up (other jobs only add time)."""
-    f()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
+def fp(a):
+    return a.ctypes.data_as(FP)
+
+
+def load_lib(cache):
+    so = os.path.join(cache, "libknnbridge_native.so")
+    subprocess.run(["go", "build", "-buildmode=c-shared", "-o", so, "./bench/native/cshared"], check=True)
+    lib = C.CDLL(so)
+    L = C.c_long
+    lib.kbUse.argtypes = [C.c_int]
+    lib.kbSupported.argtypes = [C.c_int]
+    lib.kbL2Batch.argtypes = [FP, FP, L, L, FP]
+    lib.kbDotBatch.argtypes = [FP, FP, L, L, FP]
+    lib.kbKnn.argtypes = [C.c_int, FP, FP, L, L, L, C.POINTER(L)]
+    lib.kbSgemm.argtypes = [C.c_int, FP, FP, FP, L, L, L, C.c_int]
+    lib.kbTimeKernel.argtypes = [C.c_int, FP, FP, L, L]
+    lib.kbTimeKernel.restype = C.c_double
+    lib.kbReadBandwidth.argtypes = [C.POINTER(C.c_uint8), L]
+    lib.kbReadBandwidth.restype = C.c_double
+    return lib
+
+
+def race(lib, cands, reps=REPS):
+    """cands: name -> (level or None, fn, reps or None). Fastest time each,
+    interleaved call by call, order rotated every repetition."""
+    names = list(cands)
+    best = {n: float("inf") for n in names}
+    for n in names:  # warm-up
+        lvl, fn, _ = cands[n]
+        if lvl is not None:
+            lib.kbUse(lvl)
+        fn()
+    for r in range(reps):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            lvl, fn, nrep = cands[n]
+            if nrep is not None and r >= nrep:
+                continue
+            if lvl is not None:
+                lib.kbUse(lvl)
+            t0 = time.perf_counter()
+            fn()
+            best[n] = min(best[n], time.perf_counter() - t0)
+    return best
 
 
 def cpu_info():
-    model, flags = "?", set()
+    model, flags, fam, mod = "?", set(), "?", "?"
     with open("/proc/cpuinfo") as fh:
         for line in fh:
-            if line.startswith("model name") and model == "?":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    fam = [l for l in open("/proc/cpuinfo") if l.startswith(("cpu family", "model\t"))][:2]
+            k, _, v = line.partition(":")
+            k, v = k.strip(), v.strip()
+            if k == "model name" and model == "?":
+                model = v
+            elif k == "cpu family" and fam == "?":
+                fam = v
+            elif k == "model" and mod == "?":
+                mod = v
+            elif k == "flags" and not flags:
+                flags = set(v.split())
     keep = ["avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni", "avx512_vpopcntdq"]
-    return model, " ".join(x.split(":")[1].strip() for x in fam), " ".join(f for f in keep if f in flags)
+    return f"{model} (family {fam} model {mod})", " ".join(f for f in keep if f in flags)
 
 
 def main():
     root = os.getcwd()
-    cache = os.environ.get("KNNBRIDGE_CACHE_DIR", os.path.join(root, ".cache"))
-    data = os.path.join(cache, "bench-native")
-    os.makedirs(data, exist_ok=True)
-    rng = np.random.default_rng(20261127)
-    for d in DIMS:
-        xp, qp = os.path.join(data, f"x{d}.f32"), os.path.join(data, f"q{d}.f32")
-        if not (os.path.exists(xp) and os.path.getsize(xp) == 4 * N * d):
-            rng.standard_normal((N, d), dtype=np.float32).tofile(xp)
-            rng.standard_normal(d, dtype=np.float32).tofile(qp)
-    ga = rng.standard_normal((M, K), dtype=np.float32)
-    gb = rng.standard_normal((K, NN), dtype=np.float32)
-    ga.tofile(os.path.join(data, "gemm_a.f32"))
-    gb.tofile(os.path.join(data, "gemm_b.f32"))
-    np.ascontiguousarray(gb.T).tofile(os.path.join(data, "gemm_bt.f32"))
-
-    model, fammod, flags = cpu_info()
+    cache = os.path.join(os.environ.get("KNNBRIDGE_CACHE_DIR", os.path.join(root, ".cache")), "bench-native")
+    os.makedirs(cache, exist_ok=True)
+    lib = load_lib(cache)
+    levels = [l for l in LEVELS if lib.kbSupported(l)]
+    best_level = LEVELS[max(levels)]
+    cpu, flags = cpu_info()
     load0 = os.getloadavg()
-    # Two rounds of (peer, ours), keeping each side's fastest time, so that a
-    # change in the machine's load during the run hits both sides alike.
-    peer, ours = {}, {}
-    for _ in range(ROUNDS):
-        for key, t in run_peer(data, ga, gb).items():
-            peer[key] = min(t, peer.get(key, t))
-        for key, t in run_ours(data).items():
-            if key == "read_bw_GBps" and key in ours:
-                ours[key] = max(t, ours[key])  # a rate: keep the best
-            elif isinstance(t, float) and key in ours:
-                ours[key] = min(t, ours[key])
-            else:
-                ours[key] = t
-    load1 = os.getloadavg()
-    report(peer, ours, model, fammod, flags, load0, load1)
-
-
-def run_peer(data, ga, gb):
-    peer = {}
+    rng = np.random.default_rng(20261127)
     faiss.omp_set_num_threads(1)
+    res = {}
+
+    big = np.ones(512 << 20, dtype=np.uint8)
+    t = race(lib, {"membw": (None, lambda: lib.kbReadBandwidth(big.ctypes.data_as(C.POINTER(C.c_uint8)), big.size), None)}, reps=5)
+    bw = big.size / t["membw"]
+    del big
+
+    same_topk = {}
     for d in DIMS:
-        x = np.fromfile(os.path.join(data, f"x{d}.f32"), dtype=np.float32).reshape(N, d)
-        q = np.fromfile(os.path.join(data, f"q{d}.f32"), dtype=np.float32)
+        x = rng.standard_normal((N, d), dtype=np.float32)
+        q = rng.standard_normal(d, dtype=np.float32)
         out = np.empty(N, dtype=np.float32)
+        idx = np.empty(10, dtype=np.int64)
         px, pq, po = faiss.swig_ptr(x), faiss.swig_ptr(q), faiss.swig_ptr(out)
-        peer[f"l2_d{d}"] = best_time(lambda: faiss.fvec_L2sqr_ny(po, pq, px, d, N))
-        peer[f"ip_d{d}"] = best_time(lambda: faiss.fvec_inner_products_ny(po, pq, px, d, N))
-        for kind, cls in (("l2knn", faiss.IndexFlatL2), ("ipknn", faiss.IndexFlatIP)):
+        for kind, peer_fn, our_fn in (
+            ("l2", lambda: faiss.fvec_L2sqr_ny(po, pq, px, d, N), lambda: lib.kbL2Batch(fp(q), fp(x), d, N, fp(out))),
+            ("ip", lambda: faiss.fvec_inner_products_ny(po, pq, px, d, N), lambda: lib.kbDotBatch(fp(q), fp(x), d, N, fp(out))),
+        ):
+            c = {"peer": (None, peer_fn, None)}
+            for l in levels:
+                c[LEVELS[l]] = (l, our_fn, REPS if l else 3)
+            for name, t in race(lib, c).items():
+                res[f"{kind}_d{d}_{name}"] = t
+        for kind, cls, ip in (("l2knn", faiss.IndexFlatL2, 0), ("ipknn", faiss.IndexFlatIP, 1)):
             index = cls(d)
             index.add(x)
             qq = q.reshape(1, d)
-            peer[f"{kind}_d{d}"] = best_time(lambda: index.search(qq, 10))
+            pidx = C.cast(idx.ctypes.data, C.POINTER(C.c_long))
+            c = {"peer": (None, lambda: index.search(qq, 10), None)}
+            for l in levels:
+                c[LEVELS[l]] = (l, lambda: lib.kbKnn(ip, fp(q), fp(x), d, N, 10, pidx), REPS if l else 3)
+            for name, t in race(lib, c).items():
+                res[f"{kind}_d{d}_{name}"] = t
+            lib.kbUse(max(levels))
+            lib.kbKnn(ip, fp(q), fp(x), d, N, 10, pidx)
+            _, fi = index.search(qq, 10)
+            same_topk[f"{kind} d={d}"] = list(fi[0]) == list(idx)
             del index
+        res[f"bound_d{d}"] = 4 * N * d / bw
+        if d == 768:
+            a, b = x[0].copy(), x[1].copy()
+            for l in levels:
+                lib.kbUse(l)
+                for op, name in ((0, "dot"), (1, "l2")):
+                    res[f"{name}768_ns_{LEVELS[l]}"] = 1e9 * min(lib.kbTimeKernel(op, fp(a), fp(b), d, 20000) for _ in range(5))
         del x
 
+    ga = rng.standard_normal((M, K), dtype=np.float32)
+    gb = rng.standard_normal((K, NN), dtype=np.float32)
     gbt = np.ascontiguousarray(gb.T)
+    gc = np.empty((M, NN), dtype=np.float32)
     for th in (1, 2):
         with threadpool_limits(limits=th, user_api="blas"):
-            peer[f"sgemm_t{th}"] = best_time(lambda: ga @ gb)
-            peer[f"sgemmT_t{th}"] = best_time(lambda: ga @ gbt.T)
-    return peer
+            for key, peer_fn, tb, bmat in (("sgemm", lambda: ga @ gb, 0, gb), ("sgemmT", lambda: ga @ gbt.T, 1, gbt)):
+                c = {"peer": (None, peer_fn, None)}
+                for l in levels:
+                    c[LEVELS[l]] = (l, (lambda tb=tb, bmat=bmat: lib.kbSgemm(tb, fp(gc), fp(ga), fp(bmat), M, NN, K, th)), REPS if l else 2)
+                for name, t in race(lib, c).items():
+                    res[f"{key}_t{th}_{name}"] = t
+                lib.kbUse(max(levels))
+                lib.kbSgemm(tb, fp(gc), fp(ga), fp(bmat), M, NN, K, th)
+                res[f"{key}_maxrelerr"] = float(np.max(np.abs(gc - peer_fn())) / np.max(np.abs(peer_fn())))
+    load1 = os.getloadavg()
 
-
-def run_ours(data):
-    go = subprocess.run(["go", "run", "./bench/native/nativebench", "-dir", data],
-                        capture_output=True, text=True)
-    if go.returncode != 0:
-        sys.exit(f"peer_bench: nativebench failed:\n{go.stderr}")
-    return json.loads(go.stdout)
-
-
-def report(peer, ours, model, fammod, flags, load0, load1):
     blas = [i for i in threadpool_info() if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")]
-    levels = [l for l in ("avx512", "avx2", "generic") if f"l2_d128_{l}" in ours]
-    best = levels[0]
-
-    print(f"CPU: {model} ({fammod}); flags used: {flags}")
-    print(f"knnbridge levels: {ours['cpu_levels']}, best={best}; GOMAXPROCS={ours['gomaxprocs']}")
-    print(f"faiss {faiss.__version__} (instruction sets: {sorted(faiss.supported_instruction_sets()) if hasattr(faiss, 'supported_instruction_sets') else '?'}), "
-          f"numpy {np.__version__}, BLAS: " + ", ".join(f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}" for b in blas))
+    names = [LEVELS[l] for l in sorted(levels, reverse=True)]
+    print(f"CPU: {cpu}; flags used: {flags}")
+    print(f"knnbridge levels: {names}, default={best_level}")
+    sets = sorted(faiss.supported_instruction_sets()) if hasattr(faiss, "supported_instruction_sets") else "?"
+    print(f"faiss {faiss.__version__} (CPU features it sees include AVX512: {'AVX512F' in sets}), numpy {np.__version__}, "
+          "BLAS: " + ", ".join(f"{b.get('internal_api')} {b.get('version')} kernel={b.get('architecture')}" for b in blas))
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
-    print(f"load average before/after: {load0[0]:.2f} / {load1[0]:.2f} on {os.cpu_count()} CPUs (machine shared with other jobs)")
-    print(f"single-thread read bandwidth (streaming AVX2 read of 512 MiB): {ours['read_bw_GBps']:.1f} GB/s")
+    print(f"load average before/after: {load0[0]:.1f} / {load1[0]:.1f} on {os.cpu_count()} CPUs "
+          f"(machine shared with other jobs; fastest of {REPS} interleaved calls per side)")
+    print(f"single-core streaming read bandwidth: {bw/1e9:.1f} GB/s")
     print()
-    print("one query vs 100k vectors, single thread (ms; ratio = peer/ours, >=1 means ours is faster)")
-    hdr = f"{'kernel':8} {'d':>4} {'faiss':>8} " + " ".join(f"{l:>8}" for l in levels) + f" {'ratio':>6} {'bound':>7} {'%bound':>7}"
-    print(hdr)
+    print("one query vs 100k vectors, single thread, ms (ratio = faiss/ours; %bound = bound/ours)")
+    print(f"{'kernel':8} {'d':>4} {'faiss':>8} " + " ".join(f"{n:>8}" for n in names) + f" {'ratio':>6} {'bound':>7} {'%bound':>7}")
     for kind, label in (("l2", "L2 ny"), ("ip", "IP ny"), ("l2knn", "L2 k=10"), ("ipknn", "IP k=10")):
         for d in DIMS:
-            p = peer[f"{kind}_d{d}"]
-            o = {l: ours[f"{kind}_d{d}_{l}"] for l in levels}
-            bound = ours[f"bound_d{d}"]
-            print(f"{label:8} {d:4} {p*1e3:8.2f} " + " ".join(f"{o[l]*1e3:8.2f}" for l in levels)
-                  + f" {p/o[best]:6.2f} {bound*1e3:7.2f} {100*bound/o[best]:6.0f}%")
+            p = res[f"{kind}_d{d}_peer"]
+            o = {n: res[f"{kind}_d{d}_{n}"] for n in names}
+            bound = res[f"bound_d{d}"]
+            print(f"{label:8} {d:4} {p*1e3:8.2f} " + " ".join(f"{o[n]*1e3:8.2f}" for n in names)
+                  + f" {p/o[best_level]:6.2f} {bound*1e3:7.2f} {100*bound/o[best_level]:6.0f}%")
+    print("same top-10 ids as faiss: " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same_topk.items()))
     print()
-    print("in-cache single-vector kernels at d=768 (ns/call; SIMD/Go speed-up)")
+    print("in-cache single-vector kernels at d=768, ns/call (speed-up over the Go twin)")
     for op in ("dot", "l2"):
-        g = ours[f"{op}768_ns_generic"]
-        print(f"  {op:4} " + "  ".join(f"{l}={ours[f'{op}768_ns_{l}']:.1f}" for l in levels)
-              + f"  speed-up {best}/generic = {g/ours[f'{op}768_ns_{best}']:.1f}x")
+        g = res[f"{op}768_ns_generic"]
+        print(f"  {op:4} " + "  ".join(f"{n}={res[f'{op}768_ns_{n}']:.1f}" for n in names)
+              + f"  {best_level}/generic = {g/res[f'{op}768_ns_{best_level}']:.1f}x")
     print()
-    print(f"SGEMM {M}x{K} . {K}x{NN} (ms; GFLOP/s; ratio = OpenBLAS time / ours)")
     fl = 2 * M * NN * K
+    print(f"SGEMM {M}x{K} . {K}x{NN}, ms (GFLOP/s); ratio = OpenBLAS time / ours")
     for key, label in (("sgemm", "A.B "), ("sgemmT", "A.Bt")):
         for th in (1, 2):
-            p = peer[f"{key}_t{th}"]
-            o = {l: ours[f"{key}_t{th}_{l}"] for l in levels}
-            print(f"  {label} threads={th}: numpy {p*1e3:7.2f} ms ({fl/p/1e9:6.1f} GF/s)  "
-                  + "  ".join(f"{l} {o[l]*1e3:7.2f} ms ({fl/o[l]/1e9:6.1f})" for l in levels)
-                  + f"  ratio {p/o[best]:.2f}")
+            p = res[f"{key}_t{th}_peer"]
+            print(f"  {label} threads={th}: numpy {p*1e3:7.2f} ({fl/p/1e9:5.1f})  "
+                  + "  ".join(f"{n} {res[f'{key}_t{th}_{n}']*1e3:7.2f} ({fl/res[f'{key}_t{th}_{n}']/1e9:5.1f})" for n in names)
+                  + f"  ratio {p/res[f'{key}_t{th}_{best_level}']:.2f}")
+        print(f"  {label} max |ours - numpy| / max |C| = {res[f'{key}_maxrelerr']:.1e}")
     print()
-    print("raw:", json.dumps({"peer": peer, "ours": ours}, sort_keys=True))
+    print("raw:", json.dumps(res, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-package main
+// Package membw measures how fast one core reads memory: the bound for
+// kernels that stream a matrix too large for the caches.
+package membw
 
 import "encoding/binary"
 

@@ -1,5 +1,0 @@
-//go:build !amd64
-
-package main
-
-func readSum(p []byte) uint64 { return readSumGo(p) }
