@@ -110,6 +110,9 @@ func NewLoader(cfg Config) (*Loader, error) {
 	if cfg.EmbedBatch <= 0 {
 		cfg.EmbedBatch = 32
 	}
+	if cfg.Save == nil {
+		cfg.Save = func(Checkpoint) error { return nil }
+	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = 200 * time.Millisecond
 	}
@@ -217,8 +220,25 @@ func (l *Loader) Run(ctx context.Context) (Report, error) {
 		})
 	}
 	go func() { senders.Wait(); close(results) }()
-	g.Go(func() error { return l.track(results, pre) })
+	// Checkpoints are written by their own goroutine, latest first, so a
+	// slow fsync never stalls the tracker and through it the senders.
+	saves := make(chan Checkpoint, 1)
+	saveErr := make(chan error, 1)
+	go func() {
+		var first error
+		for ck := range saves {
+			if err := cfg.Save(ck); err != nil && first == nil {
+				first = err
+			}
+		}
+		saveErr <- first
+	}()
+	g.Go(func() error { return l.track(results, pre, saves) })
 	err := g.Wait()
+	close(saves)
+	if serr := <-saveErr; serr != nil && err == nil {
+		err = fmt.Errorf("ingest: save checkpoint: %w", serr)
+	}
 	l.mu.Lock()
 	if err == nil {
 		l.ck.Done = true
@@ -226,7 +246,7 @@ func (l *Loader) Run(ctx context.Context) (Report, error) {
 	ck := l.ck
 	rep := Report{Checkpoint: ck, Rejections: l.kept, Elapsed: time.Since(start)}
 	l.mu.Unlock()
-	if cfg.Save != nil {
+	{
 		if serr := cfg.Save(ck); serr != nil && err == nil {
 			err = fmt.Errorf("ingest: save checkpoint: %w", serr)
 		}
@@ -410,7 +430,7 @@ func (l *Loader) encodeStage(ctx context.Context, in <-chan chunk, out chan<- *B
 // the end of a batch whose predecessors are all acknowledged too, so
 // concurrent senders finishing out of order never let it skip unacknowledged
 // input.
-func (l *Loader) track(results <-chan batchResult, pre map[int64][]Rejection) error {
+func (l *Loader) track(results <-chan batchResult, pre map[int64][]Rejection, saves chan Checkpoint) error {
 	cfg := &l.cfg
 	done := make(map[int64]batchResult)
 	var next int64
@@ -454,12 +474,19 @@ func (l *Loader) track(results <-chan batchResult, pre map[int64][]Rejection) er
 			default:
 			}
 		}
-		if cfg.Save != nil && time.Since(lastSave) >= cfg.CheckpointEvery {
+		if time.Since(lastSave) >= cfg.CheckpointEvery {
 			l.mu.Lock()
 			ck := l.ck
 			l.mu.Unlock()
-			if err := cfg.Save(ck); err != nil {
-				return fmt.Errorf("ingest: save checkpoint: %w", err)
+			select {
+			case saves <- ck:
+			default:
+				// the saver is busy with an older one: replace the queued one
+				select {
+				case <-saves:
+				default:
+				}
+				saves <- ck
 			}
 			lastSave = time.Now()
 		}
