@@ -18,9 +18,10 @@
 # Why it is built this way:
 # - Maven Central carries the OpenSearch integ-test zip (server + transport
 #   module only) and the k-NN plugin zip, but for 2.19.x/3.x it has no zips
-#   of lang-painless (which k-NN extends) or analysis-common, only their
-#   jars. We assemble those two modules from the jars, their direct
-#   runtime dependencies (read from the POM) and a descriptor we write.
+#   of the modules the full distribution carries (lang-painless, which k-NN
+#   extends; analysis-common; mapper-extras; reindex), only their jars. We
+#   assemble those modules from the jars, their runtime dependencies and a
+#   descriptor we write.
 # - OpenSearch refuses to run as root. As root (CI, sessions) the node runs
 #   as a dedicated system user that owns the installation, data and logs,
 #   kept outside the checkout so the user can reach them whatever the
@@ -86,48 +87,52 @@ mvn_copy() {
   [ -s "$ARTIFACTS/$file" ] || die "Maven did not produce $ARTIFACTS/$file"
 }
 
-# runtime_deps POM prints G:A:V of the POM's direct compile/runtime
-# dependencies, leaving out OpenSearch's own server jars (the node provides
-# them; bundling them would clash).
-runtime_deps() {
-  python3 - "$1" <<'PY'
-import sys, xml.etree.ElementTree as ET
-ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-root = ET.parse(sys.argv[1]).getroot()
-for d in root.findall("m:dependencies/m:dependency", ns):
-    g, a, v = (d.findtext("m:" + k, "", ns).strip() for k in ("groupId", "artifactId", "version"))
-    scope = d.findtext("m:scope", "compile", ns).strip()
-    if scope not in ("compile", "runtime") or d.findtext("m:optional", "false", ns).strip() == "true":
-        continue
-    if g == "org.opensearch" and a.startswith("opensearch"):
-        continue
-    print(f"{g}:{a}:{v}")
-PY
-}
-
-# build_module NAME CLASSNAME EXTENDED DESCRIPTION [POLICY] assembles a
-# module directory under $ARTIFACTS/modules/NAME. lang-painless and
-# analysis-common are system modules: opensearch-plugin refuses to install
-# them as plugins, so they are copied into the installation's modules/.
+# build_module NAME ARTIFACT CLASSNAME EXTENDED DESCRIPTION [POLICY]
+# assembles a module directory under $ARTIFACTS/modules/NAME from the
+# Maven jar org.opensearch.plugin:ARTIFACT and its runtime dependencies.
+# These are system modules in the full distribution: opensearch-plugin
+# refuses to install them as plugins, so they are copied into modules/.
+#
+# One Maven call resolves the whole dependency tree (honouring the POMs'
+# exclusions); jars the server already has in lib/ are dropped, since the
+# node provides them and a second copy would be jar hell.
 build_module() {
-  local name=$1 classname=$2 extended=$3 description=$4 policy=${5:-}
+  local name=$1 artifact=$2 classname=$3 extended=$4 description=$5 policy=${6:-}
   local dir="$ARTIFACTS/modules/$name"
   [ -f "$dir/plugin-descriptor.properties" ] && return 0
-  local g=org.opensearch.plugin
-  mvn_copy "$g:$name:$OPENSEARCH_VERSION:pom" "$name-$OPENSEARCH_VERSION.pom"
-  mvn_copy "$g:$name:$OPENSEARCH_VERSION" "$name-$OPENSEARCH_VERSION.jar"
-  local stage="$dir.tmp"
-  rm -rf "$stage"; mkdir -p "$stage"
-  cp "$ARTIFACTS/$name-$OPENSEARCH_VERSION.jar" "$stage/"
-  local dep a v
-  for dep in $(runtime_deps "$ARTIFACTS/$name-$OPENSEARCH_VERSION.pom"); do
-    a=$(cut -d: -f2 <<<"$dep"); v=$(cut -d: -f3 <<<"$dep")
-    mvn_copy "$dep" "$a-$v.jar"
-    cp "$ARTIFACTS/$a-$v.jar" "$stage/"
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch $artifact"
+  local stage="$dir.tmp" pomdir
+  pomdir=$(mktemp -d)
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  cat >"$pomdir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>knnbridge.local</groupId><artifactId>module-$name</artifactId><version>0</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.opensearch.plugin</groupId><artifactId>$artifact</artifactId><version>$OPENSEARCH_VERSION</version>
+      <exclusions>
+        <exclusion><groupId>org.opensearch</groupId><artifactId>opensearch</artifactId></exclusion>
+        <exclusion><groupId>org.apache.lucene</groupId><artifactId>*</artifactId></exclusion>
+      </exclusions>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  log "fetching $artifact $OPENSEARCH_VERSION and its dependencies"
+  mvn -B -q -f "$pomdir/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$stage" >&2 \
+    || die "could not fetch org.opensearch.plugin:$artifact:$OPENSEARCH_VERSION from Maven Central"
+  rm -rf "$pomdir"
+  local provided jar base
+  provided=$(unzip -Z1 "$ARTIFACTS/opensearch-$OPENSEARCH_VERSION.zip" | sed -n 's|^[^/]*/lib/\(.*\)-[0-9][^-]*\.jar$|\1|p')
+  for jar in "$stage"/*.jar; do
+    base=$(basename "$jar" | sed 's|-[0-9][^-]*\.jar$||')
+    if grep -qxF "$base" <<<"$provided"; then rm -f "$jar"; fi
   done
   local javaver=11
   [ "$JAVA_MAJOR" = 17 ] || javaver=21
-  cat >"$stage/plugin-descriptor.properties" <<EOF
+  cat >"$stage/plugin-descriptor.properties" <<DESC
 description=$description
 version=$OPENSEARCH_VERSION
 name=$name
@@ -136,29 +141,40 @@ java.version=$javaver
 opensearch.version=$OPENSEARCH_VERSION
 extended.plugins=$extended
 has.native.controller=false
-EOF
+DESC
   [ -z "$policy" ] || printf '%s\n' "$policy" >"$stage/plugin-security.policy"
-  rm -rf "$dir" && mv "$stage" "$dir"
+  rm -rf "$dir"
+  mv "$stage" "$dir"
 }
 
 fetch() {
   mkdir -p "$ARTIFACTS"
   mvn_copy "org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip" "opensearch-$OPENSEARCH_VERSION.zip"
   mvn_copy "org.opensearch.plugin:opensearch-knn:$KNN_VERSION:zip" "opensearch-knn-$KNN_VERSION.zip"
-  # The policy is lang-painless's own (modules/lang-painless in the full
-  # distribution): it generates classes at run time.
-  build_module lang-painless org.opensearch.painless.PainlessPlugin "" \
+  # Policies are the modules' own (modules/*/plugin-security.policy in the
+  # full distribution): painless generates classes at run time; reindex
+  # may call remote clusters (reindex from remote).
+  build_module lang-painless lang-painless org.opensearch.painless.PainlessPlugin "" \
     "An easy, safe and fast scripting language for OpenSearch" \
     'grant {
   permission java.lang.RuntimePermission "createClassLoader";
   permission java.lang.RuntimePermission "getClassLoader";
 };'
-  build_module analysis-common org.opensearch.analysis.common.CommonAnalysisPlugin lang-painless \
+  build_module analysis-common analysis-common org.opensearch.analysis.common.CommonAnalysisPlugin lang-painless \
     "Adds analyzers, tokenizers and filters (english, stemmers, ...)"
+  build_module mapper-extras mapper-extras-client org.opensearch.index.mapper.MapperExtrasPlugin "" \
+    "Adds advanced field mappers (scaled_float, rank_feature, search_as_you_type, ...)"
+  build_module reindex reindex-client org.opensearch.index.reindex.ReindexPlugin "" \
+    "_reindex, _update_by_query and _delete_by_query" \
+    'grant {
+  permission java.net.SocketPermission "*", "connect";
+};'
 }
 
 install() {
-  local marker="$INSTALL/.knnbridge-installed"
+  # Bump the marker when the set of modules or plugins changes, so an older
+  # installation is rebuilt.
+  local marker="$INSTALL/.knnbridge-installed-v2"
   [ -f "$marker" ] && return 0
   fetch
   log "installing OpenSearch $OPENSEARCH_VERSION into $INSTALL"
@@ -170,7 +186,7 @@ install() {
   chown -R "$OS_USER" "$BASE"
   local java; java=$(find_java)
   local m
-  for m in lang-painless analysis-common; do
+  for m in lang-painless analysis-common mapper-extras reindex; do
     log "installing module $m"
     cp -r "$ARTIFACTS/modules/$m" "$INSTALL/modules/$m"
   done
