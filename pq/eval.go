@@ -91,7 +91,9 @@ type EvalPoint struct {
 
 // Report is the outcome of Sweep.
 type Report struct {
-	N, D, NQ     int
+	N            int          `json:"n"`
+	D            int          `json:"d"`
+	NQ           int          `json:"nq"`
 	Metric       string       `json:"metric"`
 	TargetRecall float64      `json:"target_recall"`
 	RecallAt     int          `json:"recall_at"`

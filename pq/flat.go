@@ -41,6 +41,7 @@ func ParseMetric(s string) (Metric, error) {
 // Block sizes of the GEMM-based brute force: a query block times a database
 // block of scores (256 x 2048 floats = 2 MiB) stays in L2/L3 cache.
 const (
+	smallDim       = 16
 	flatQueryBlock = 256
 	flatDBBlock    = 2048
 )
@@ -68,7 +69,7 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 	if nq == 0 {
 		return dis, ids
 	}
-	if metric == MetricL2 && bnorms == nil {
+	if metric == MetricL2 && bnorms == nil && d >= smallDim {
 		bnorms = rowNorms(b, nb, d, threads)
 	}
 	nblocks := (nq + flatQueryBlock - 1) / flatQueryBlock
@@ -81,21 +82,22 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 		nblocks = (nq + qbs - 1) / qbs
 	}
 	parallelDynamic(nblocks, 1, threads, func(_, blo, bhi int) {
-		buf := make([]float32, qbs*flatDBBlock)
-		heaps := make([]*topK, qbs)
+		buf := make([]float32, min(qbs, nq)*min(flatDBBlock, nb))
+		var heaps []*topK
 		if k > 1 {
+			heaps = make([]*topK, min(qbs, nq))
 			for i := range heaps {
 				heaps[i] = newTopK(k)
 			}
 		}
-		best := make([]float32, qbs)
-		bestID := make([]int64, qbs)
+		best := make([]float32, min(qbs, nq))
+		bestID := make([]int64, min(qbs, nq))
 		for blk := blo; blk < bhi; blk++ {
 			q0 := blk * qbs
 			q1 := min(q0+qbs, nq)
 			m := q1 - q0
 			var qn []float32
-			if metric == MetricL2 {
+			if metric == MetricL2 && d >= smallDim {
 				qn = rowNorms(q[q0*d:q1*d], m, d, 1)
 			}
 			for i := 0; i < m; i++ {
@@ -109,10 +111,42 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 				if metric == MetricL2 {
 					alpha = -2
 				}
-				native.MatMulTransB(c, q[q0*d:q1*d], b[b0*d:b1*d], m, n, d, alpha, 0, 1)
+				if d < smallDim {
+					// Short vectors (PQ sub-spaces): a matrix product with
+					// k = d this small is all overhead; one-vs-many kernels
+					// per query are faster and compute exact differences.
+					for i := 0; i < m; i++ {
+						row := c[i*n : (i+1)*n]
+						qi := q[(q0+i)*d : (q0+i+1)*d]
+						if metric == MetricL2 {
+							native.L2Batch(qi, b[b0*d:b1*d], row)
+						} else {
+							native.DotBatch(qi, b[b0*d:b1*d], row)
+						}
+					}
+				} else {
+					native.MatMulTransB(c, q[q0*d:q1*d], b[b0*d:b1*d], m, n, d, alpha, 0, 1)
+				}
 				for i := 0; i < m; i++ {
 					row := c[i*n : (i+1)*n]
-					if metric == MetricL2 {
+					if metric == MetricL2 && d < smallDim {
+						if k == 1 {
+							bs, bi := best[i], bestID[i]
+							for j, v := range row {
+								if v < bs {
+									bs, bi = v, int64(b0+j)
+								}
+							}
+							best[i], bestID[i] = bs, bi
+						} else {
+							h := heaps[i]
+							for j, v := range row {
+								if v < h.worst() {
+									h.push(v, int64(b0+j))
+								}
+							}
+						}
+					} else if metric == MetricL2 {
 						xn := qn[i]
 						bn := bnorms[b0:b1]
 						if k == 1 {

@@ -456,3 +456,13 @@ func (ix *IVF) Reconstruct(x []float32, threads int) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// WithoutVectors returns a copy sharing the trained quantizers but with
+// empty lists: the "codebook" (faiss's trained, empty index, which is what
+// the k-NN plugin's train API stores as a model).
+func (ix *IVF) WithoutVectors() *IVF {
+	c := *ix
+	c.Lists = make([]InvList, ix.Nlist)
+	c.NTotal = 0
+	return &c
+}

@@ -1,0 +1,110 @@
+// Command pq-bench is knnbridge's side of bench/pq/run.sh: on the same
+// .npy files as bench/pq/faiss_bench.py it times k-means and IVF-PQ training
+// and measures IVF-PQ recall@10 and search QPS, printing one JSON object.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/knnbridge/knnbridge/pq"
+)
+
+func main() {
+	base := flag.String("base", "", "base vectors (.npy float32)")
+	queries := flag.String("queries", "", "query vectors (.npy float32)")
+	k := flag.Int("k", 1024, "k-means centroids")
+	niter := flag.Int("niter", 20, "k-means iterations")
+	threads := flag.Int("threads", 2, "threads")
+	nlist := flag.Int("nlist", 1024, "IVF lists")
+	m := flag.Int("m", 16, "PQ M")
+	nbits := flag.Int("nbits", 8, "PQ nbits")
+	nprobes := flag.String("nprobe", "8,16,64", "nprobe values")
+	flag.Parse()
+	if err := run(*base, *queries, *k, *niter, *threads, *nlist, *m, *nbits, *nprobes); err != nil {
+		fmt.Fprintln(os.Stderr, "pq-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(basePath, qPath string, k, niter, threads, nlist, m, nbits int, nprobes string) error {
+	ctx := context.Background()
+	x, d, err := pq.ReadVectorsFile(basePath, 0)
+	if err != nil {
+		return err
+	}
+	q, qd, err := pq.ReadVectorsFile(qPath, 0)
+	if err != nil {
+		return err
+	}
+	if qd != d {
+		return fmt.Errorf("query dimension %d != base %d", qd, d)
+	}
+	out := map[string]any{"n": len(x) / d, "d": d, "nq": len(q) / d, "threads": threads}
+
+	cfg := pq.DefaultKMeansConfig(k)
+	cfg.NIter, cfg.Threads = niter, threads
+	t0 := time.Now()
+	km, err := pq.KMeans(ctx, x, d, cfg)
+	if err != nil {
+		return err
+	}
+	out["kmeans_seconds"] = time.Since(t0).Seconds()
+	out["kmeans_obj"] = km.Obj
+	out["kmeans_ntrain"] = km.NTrain
+
+	ix, err := pq.NewIVFPQ(d, nlist, m, nbits, pq.MetricL2)
+	if err != nil {
+		return err
+	}
+	tc := pq.DefaultIVFTrainConfig()
+	tc.Threads = threads
+	t0 = time.Now()
+	if _, err := ix.Train(ctx, x, tc); err != nil {
+		return err
+	}
+	out["ivfpq_train_seconds"] = time.Since(t0).Seconds()
+	t0 = time.Now()
+	if err := ix.Add(x, nil, threads); err != nil {
+		return err
+	}
+	out["ivfpq_add_seconds"] = time.Since(t0).Seconds()
+
+	gt, err := pq.FlatSearch(q, x, d, 10, pq.MetricL2, threads)
+	if err != nil {
+		return err
+	}
+	res := map[string]any{}
+	for _, s := range strings.Split(nprobes, ",") {
+		np, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		ix.Search(q, 10, np, threads) // warm-up
+		best := 0.0
+		var r *pq.SearchResult
+		for rep := 0; rep < 3; rep++ {
+			t0 = time.Now()
+			r, err = ix.Search(q, 10, np, threads)
+			if err != nil {
+				return err
+			}
+			if qps := float64(r.NQ) / time.Since(t0).Seconds(); qps > best {
+				best = qps
+			}
+		}
+		rec, err := pq.Recall(r, gt, 10)
+		if err != nil {
+			return err
+		}
+		res[s] = map[string]float64{"recall_at_10": rec, "qps": best}
+	}
+	out["search"] = res
+	return json.NewEncoder(os.Stdout).Encode(out)
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of pq/ against faiss-cpu (PyPI) on the same data in
+# the same run: k-means k=1024 (20 iterations), IVF1024,PQ16x8 training,
+# recall@10 and QPS at nprobe 8/16/64, 2 threads each. Prints ratios.
+#
+#   bench/pq/run.sh [n=200000] [d=128]
+#
+# faiss-cpu is installed into a venv under the cache dir on first use.
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the faiss run only (they
+# slow current OpenBLAS builds; see the machine notes).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-200000}
+D=${2:-128}
+THREADS=${THREADS:-2}
+CACHE=${KNNBRIDGE_CACHE_DIR:-$PWD/.cache}/pq-bench
+mkdir -p "$CACHE"
+VENV=$CACHE/venv
+if ! "$VENV/bin/python" -c 'import faiss, numpy' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q faiss-cpu numpy
+fi
+BASE=$CACHE/base_${N}x${D}.npy
+Q=$CACHE/queries_${D}.npy
+if [ ! -s "$BASE" ] || [ ! -s "$Q" ]; then
+  "$VENV/bin/python" bench/pq/gen_data.py "$N" "$D" 1000 1000 "$BASE" "$Q"
+fi
+go build -o "$CACHE/pq-bench" ./bench/pq
+echo "machine: $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other jobs)"
+ours=$("$CACHE/pq-bench" -base "$BASE" -queries "$Q" -threads "$THREADS")
+theirs=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$THREADS \
+  "$VENV/bin/python" bench/pq/faiss_bench.py "$BASE" "$Q" "$THREADS")
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$ours" "$theirs" <<'PY'
+import json, sys
+o, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"data: {o['n']} x {o['d']} clustered, {o['nq']} queries, threads={o['threads']}, faiss-cpu {t['faiss_version']}")
+print(f"{'metric':32} {'knnbridge':>12} {'faiss':>12} {'ratio':>8}")
+def row(name, a, b, fmt="{:.3f}"):
+    print(f"{name:32} {fmt.format(a):>12} {fmt.format(b):>12} {a / b if b else float('nan'):>8.3f}")
+row("k-means k=1024 20 it (s)", o["kmeans_seconds"], t["kmeans_seconds"])
+row("k-means objective", o["kmeans_obj"], t["kmeans_obj"], "{:.6g}")
+print(f"{'  objective diff':32} {100 * (o['kmeans_obj'] - t['kmeans_obj']) / t['kmeans_obj']:>+11.3f}%")
+row("IVF1024,PQ16x8 train (s)", o["ivfpq_train_seconds"], t["ivfpq_train_seconds"])
+row("IVF1024,PQ16x8 add (s)", o["ivfpq_add_seconds"], t["ivfpq_add_seconds"])
+for np_ in ("8", "16", "64"):
+    a, b = o["search"][np_], t["search"][np_]
+    print(f"{'nprobe=' + np_ + ' recall@10':32} {a['recall_at_10']:>12.4f} {b['recall_at_10']:>12.4f} {a['recall_at_10'] - b['recall_at_10']:>+8.4f}")
+    row(f"nprobe={np_} QPS", a["qps"], b["qps"], "{:.0f}")
+PY
