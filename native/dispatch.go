@@ -135,3 +135,10 @@ func Use(l Level) (Level, error) {
 	}
 	return cur.Swap(impls[l]).level, nil
 }
+
+// Describe says which kernels run, for diagnostics (`knnbridge version`,
+// logs): the active level, the SGEMM micro-kernel and the levels available.
+func Describe() string {
+	im := cur.Load()
+	return fmt.Sprintf("native kernels: %v (sgemm %s; supported %v)", im.level, im.gemm.name, Supported())
+}

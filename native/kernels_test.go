@@ -387,3 +387,11 @@ func TestUseRejectsUnsupported(t *testing.T) {
 		t.Fatal("Generic must always be supported")
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	d := Describe()
+	if !contains(d, Active().String()) || !contains(d, "sgemm") {
+		t.Fatalf("Describe() = %q", d)
+	}
+	t.Log(d)
+}
