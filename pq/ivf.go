@@ -321,13 +321,13 @@ func (ix *IVF) Search(queries []float32, k, nprobe, threads int) (*SearchResult,
 type ivfScratch struct {
 	h         *topK
 	tab, tab2 []float32
-	out       []float32
+	out, out2 []float32
 	ubuf      []byte
 	resid     []float32
 }
 
 func newIVFScratch(ix *IVF, k int) *ivfScratch {
-	s := &ivfScratch{h: newTopK(k), out: make([]float32, scanChunk)}
+	s := &ivfScratch{h: newTopK(k), out: make([]float32, scanChunk), out2: make([]float32, scanChunk)}
 	if ix.Kind == IVFPQ {
 		mk := ix.PQ.M * ix.PQ.Ksub
 		s.tab, s.tab2 = make([]float32, mk), make([]float32, mk)
@@ -391,12 +391,15 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 		}
 		tab := s.tab
 		var base float32
+		var pre []float32
 		switch mode {
 		case 1:
-			pre := ix.precomputed[l*len(tab) : (l+1)*len(tab)]
-			for i := range tab {
-				tab[i] = pre[i] + s.tab2[i]
-			}
+			// Instead of summing the two M×Ksub tables for every probed
+			// list (faiss's fvec_madd), look each code up in both: M extra
+			// lookups per code beat M·Ksub additions per list unless the
+			// list holds more than Ksub codes, and lists rarely do.
+			pre = ix.precomputed[l*len(tab) : (l+1)*len(tab)]
+			tab = s.tab2
 			base = cdis[pi]
 		case 2:
 			c := ix.Centroids[l*ix.D : (l+1)*ix.D]
@@ -413,6 +416,13 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 			codes := p.unpackMany(L.Codes[i0*cs:i1*cs], i1-i0, s.ubuf)
 			o := s.out[:i1-i0]
 			native.PQLookupSum(tab, p.M, p.Ksub, codes, o)
+			if pre != nil {
+				o2 := s.out2[:i1-i0]
+				native.PQLookupSum(pre, p.M, p.Ksub, codes, o2)
+				for i := range o {
+					o[i] += o2[i]
+				}
+			}
 			pushScores(s.h, o, L.IDs[i0:i1], 0, base, ix.Metric)
 		}
 	}
