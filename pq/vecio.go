@@ -21,6 +21,9 @@ import (
 // ReadVectorsFile reads .fvecs or .npy (by extension) and returns the
 // row-major vectors and their dimension. limit > 0 stops after that many.
 func ReadVectorsFile(path string, limit int) ([]float32, int, error) {
+	if !strings.HasSuffix(path, ".fvecs") && !strings.HasSuffix(path, ".npy") {
+		return nil, 0, fmt.Errorf("pq: %s: unknown vector file type (want .fvecs or .npy)", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("pq: %w", err)
