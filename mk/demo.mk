@@ -23,3 +23,8 @@ wordnet:
 # prints p50/p99. Needs a cluster (OPENSEARCH_URL) and the model.
 demo-sidecar-load: model
 	KNNBRIDGE_SIDECAR_LOADTEST=1 $(GO) test -tags integration -count=1 -run TestSidecarLoad -v -timeout 10m ./integration/
+
+# Sidecar overhead vs the peer (straight to OpenSearch), same run, ratios.
+.PHONY: bench-sidecar
+bench-sidecar:
+	bench/sidecar/run.sh
