@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -30,6 +32,7 @@ func main() {
 	file := flag.String("file", "", "fvecs file")
 	senders := flag.Int("senders", 2, "concurrent bulk requests")
 	batch := flag.Int("batch", 1000, "documents per bulk request")
+	hashIDs := flag.Bool("hash-ids", false, "random-looking ids (sha256 of the ordinal) instead of 0, 1, 2...")
 	flag.Parse()
 	c, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearch.Config{Addresses: strings.Split(*url, ",")}})
 	if err != nil {
@@ -84,7 +87,12 @@ func main() {
 		for i := range v {
 			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
-		enc.Encode(map[string]any{"index": map[string]any{"_id": strconv.Itoa(n)}})
+		id := strconv.Itoa(n)
+		if *hashIDs {
+			h := sha256.Sum256([]byte(id))
+			id = base64.RawURLEncoding.EncodeToString(h[:16])
+		}
+		enc.Encode(map[string]any{"index": map[string]any{"_id": id}})
 		enc.Encode(src{Vector: v})
 		n++
 		inBatch++
