@@ -42,6 +42,20 @@ func dotU8AVX2(a, b []uint8) uint32
 func l2U8AVX2(a, b []uint8) uint32
 
 //go:noescape
+func pq8Scalar(tables []float32, M int, codes []byte, out []float32)
+
+// pq8Asm runs the assembly on whole groups of four vectors, Go on the rest.
+func pq8Asm(tables []float32, M int, codes []byte, out []float32) {
+	n4 := len(out) &^ 3
+	if n4 > 0 {
+		pq8Scalar(tables, M, codes[:n4*M], out[:n4])
+	}
+	if n4 < len(out) {
+		pq8Lookup256(tables, M, codes[n4*M:], out[n4:])
+	}
+}
+
+//go:noescape
 func gemm6x16AVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -128,6 +142,7 @@ func registerAsm() {
 		l2U8:     l2U8AVX2,
 		hamming:  hammingGeneric, // Go's bits.OnesCount64 is already the POPCNT instruction here
 		pq4:      pq4Generic,
+		pq8:      pq8Asm,
 		gemm:     gemmAVX2,
 	}
 	if !hasAVX512() {
@@ -155,6 +170,7 @@ func registerAsm() {
 		l2U8:     l2U8AVX512,
 		hamming:  hamming,
 		pq4:      pq4AVX512Blocks,
+		pq8:      pq8Asm,
 		gemm:     gemmAVX512,
 	}
 	if splitAVX512() {

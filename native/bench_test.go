@@ -107,7 +107,7 @@ func BenchmarkPQ(b *testing.B) {
 			codes[i] = byte(r.Uint32())
 		}
 		out := make([]float32, n)
-		b.Run(fmt.Sprintf("bits=8/M=%d", M), func(b *testing.B) {
+		forEachLevelB(b, fmt.Sprintf("bits=8/M=%d", M), func(b *testing.B) {
 			b.SetBytes(int64(len(codes)))
 			for b.Loop() {
 				PQLookupSum(tables, M, 256, codes, out)

@@ -82,6 +82,7 @@ type impl struct {
 	l2U8     func(a, b []uint8) uint32
 	hamming  func(a, b []byte) int
 	pq4      func(tables []float32, M int, codes []byte, out []float32)
+	pq8      func(tables []float32, M int, codes []byte, out []float32) // ksub = 256
 	gemm     gemmKernel
 }
 

@@ -24,6 +24,7 @@ func genericImpl() *impl {
 		l2U8:     l2U8Generic,
 		hamming:  hammingGeneric,
 		pq4:      pq4Generic,
+		pq8:      pq8Lookup256,
 		gemm:     gemmGeneric,
 	}
 }

@@ -313,17 +313,33 @@ func contains(s, sub string) bool {
 }
 
 func TestPQLookupSum(t *testing.T) {
+	forEachLevel(t, testPQLookupSum)
+}
+
+func testPQLookupSum(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, ksub := range []int{16, 100, 256} {
-		for _, M := range []int{1, 3, 8, 16, 64} {
-			n := 37
+		for _, M := range []int{0, 1, 3, 8, 16, 64} {
+			n := 37 + M%5
 			tables := randF32(r, M*ksub)
 			codes := make([]byte, n*M)
 			for i := range codes {
 				codes[i] = byte(r.IntN(ksub))
 			}
 			out := make([]float32, n)
+			for i := range out {
+				out[i] = float32(math.NaN())
+			}
 			PQLookupSum(tables, M, ksub, codes, out)
+			if ksub == 256 {
+				twin := make([]float32, n)
+				pq8Lookup256(tables, M, codes, twin)
+				for i := range out {
+					if math.Float32bits(out[i]) != math.Float32bits(twin[i]) {
+						t.Fatalf("PQLookupSum M=%d i=%d: %v differs from the Go twin's %v (must be bit-identical)", M, i, out[i], twin[i])
+					}
+				}
+			}
 			for i := range out {
 				var want, abs float64
 				for m := 0; m < M; m++ {

@@ -11,7 +11,11 @@ func PQLookupSum(tables []float32, M, ksub int, codes []byte, out []float32) {
 		panic(fmt.Sprintf("native.PQLookupSum: M=%d ksub=%d: tables %d (want %d), codes %d (want %d)", M, ksub, len(tables), M*ksub, len(codes), M*len(out)))
 	}
 	if ksub == 256 {
-		pq8Lookup256(tables, M, codes, out)
+		if M > 0 && len(out) > 0 {
+			cur.Load().pq8(tables, M, codes, out)
+		} else {
+			clear(out)
+		}
 		return
 	}
 	for i := range out {

@@ -711,6 +711,55 @@ func gemmAVX512() string {
 
 // ---------------------------------------------------------------- AVX2
 
+// pq8Scalar: 8-bit PQ lookup-sum, four vectors at a time in four add chains.
+// Scalar: a gather is no faster on current x86 cores for this pattern, but
+// the Go version spills its eleven live pointers and counters in the inner
+// loop. Same order of additions as pq8Lookup256, so results are bit-equal.
+const pq8Scalar = `
+// func pq8Scalar(tables []float32, M int, codes []byte, out []float32)
+// len(out) is a positive multiple of 4, M >= 1, tables has M*256 floats.
+TEXT ·pq8Scalar(SB), NOSPLIT, $0-80
+	MOVQ tables_base+0(FP), R8
+	MOVQ M+24(FP), R9
+	MOVQ codes_base+32(FP), SI
+	MOVQ out_base+56(FP), DX
+	MOVQ out_len+64(FP), R10
+	SHRQ $2, R10
+pq8block:
+	XORPS X0, X0
+	XORPS X1, X1
+	XORPS X2, X2
+	XORPS X3, X3
+	MOVQ R8, DI
+	MOVQ SI, BX
+	LEAQ (SI)(R9*1), R11
+	LEAQ (R11)(R9*1), R12
+	LEAQ (R12)(R9*1), R13
+	XORQ AX, AX
+pq8inner:
+	MOVBLZX (BX)(AX*1), R14
+	MOVBLZX (R11)(AX*1), R15
+	ADDSS (DI)(R14*4), X0
+	ADDSS (DI)(R15*4), X1
+	MOVBLZX (R12)(AX*1), R14
+	MOVBLZX (R13)(AX*1), R15
+	ADDSS (DI)(R14*4), X2
+	ADDSS (DI)(R15*4), X3
+	ADDQ $1024, DI
+	INCQ AX
+	CMPQ AX, R9
+	JB pq8inner
+	MOVSS X0, (DX)
+	MOVSS X1, 4(DX)
+	MOVSS X2, 8(DX)
+	MOVSS X3, 12(DX)
+	ADDQ $16, DX
+	LEAQ (R13)(R9*1), SI
+	DECQ R10
+	JNZ pq8block
+	RET
+`
+
 const y256Macros = `
 // AVX2 + FMA kernels. Tails shorter than one vector run as scalar loops.
 
@@ -963,6 +1012,7 @@ TEXT ·%[1]sAVX2(SB), NOSPLIT, $0-52
 `, k.name, k.typ, k.ret, y256IntBody(k.name, k.widen, k.sload, k.l2))
 	}
 	b.p("%s", cosine("cosAVX2", "Y", 8, false))
+	b.p("%s", pq8Scalar)
 	// 6×16: 12 accumulators Y0–Y11, B in Y12–Y13, broadcasts in Y14–Y15.
 	b.p("%s", gemm("gemm6x16AVX2", 6, 2, "Y", 8, []string{"Y14", "Y15"}, 12, "VXORPS"))
 	return b.String()
