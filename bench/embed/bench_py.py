@@ -5,7 +5,7 @@ import argparse, json, os, resource, sys, time
 import numpy as np
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--engine", choices=["onnxruntime", "sentence-transformers"], required=True)
+ap.add_argument("--engine", choices=["onnxruntime", "onnxruntime-nospin", "sentence-transformers"], required=True)
 ap.add_argument("--model", required=True)
 ap.add_argument("--onnx")
 ap.add_argument("--input", required=True)
@@ -20,12 +20,16 @@ torch.set_num_threads(a.threads)
 from transformers import AutoTokenizer
 texts = [l.rstrip("\n") for l in open(a.input, encoding="utf-8")]
 
-if a.engine == "onnxruntime":
+if a.engine.startswith("onnxruntime"):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = a.threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if a.engine == "onnxruntime-nospin":
+        # Idle worker threads block instead of spinning: ORT's better
+        # setting when the cores are shared with other processes.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(a.onnx, so, providers=["CPUExecutionProvider"])
     tok = AutoTokenizer.from_pretrained(a.model)
 

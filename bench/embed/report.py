@@ -19,14 +19,19 @@ print(f"{'threads':>7} {'input':>5} {'tok':>4} {'batch':>5} | {'ours s/s':>9} {'
       f"{'÷ort cpu':>8} | {'ours p50 ms':>11} {'ort p50':>8} | {'RSS MB ours/ort/st':>18}")
 for k in sorted(by):
     e = by[k]
-    o, ort, st = e.get("knnbridge"), e.get("onnxruntime"), e.get("sentence-transformers")
+    o, st = e.get("knnbridge"), e.get("sentence-transformers")
+    # The peer is onnxruntime in its faster configuration for this setting
+    # (default spinning thread pool, or allow_spinning=0).
+    orts = [r for r in (e.get("onnxruntime"), e.get("onnxruntime-nospin")) if r]
+    ort = max(orts, key=lambda r: r["sentences_per_s"]) if orts else None
     f = lambda r, f2="sentences_per_s": f"{r[f2]:.1f}" if r else "-"
     ratio = lambda a, b, f2="sentences_per_s": f"{a[f2] / b[f2]:.2f}" if a and b else "-"
     rss = "/".join(f"{r['peak_rss_mb']:.0f}" if r else "-" for r in (o, ort, st))
     tok = (o or ort or st)["avg_tokens"]
     print(f"{k[0]:>7} {k[1]:>5} {tok:>4.0f} {k[2]:>5} | {f(o):>9} {f(ort):>8} {f(st):>8} | {ratio(o, ort):>5} {ratio(o, st):>5} | "
-          f"{ratio(o, ort, 'sentences_per_cpu_s'):>8} | {o['p50_ms'] if o else 0:>11.2f} {ort['p50_ms'] if ort else 0:>8.2f} | {rss:>18}")
+          f"{ratio(o, ort, 'sentences_per_cpu_s'):>8} | {o['p50_ms'] if o else 0:>11.2f} {ort['p50_ms'] if ort else 0:>8.2f} | {rss:>18} {'ort=nospin' if ort and ort['engine'].endswith('nospin') else ''}")
 n = max((e.get("rounds", 1) for v in by.values() for e in v.values()), default=1)
 print(f"best of {n} round(s) per engine and setting. s/s = sentences per wall-clock second; ÷ort / ÷st = ours / peer;")
 print("÷ort cpu = ratio of sentences per CPU-second of the whole process (steadier on a loaded machine, but it")
 print("counts onnxruntime's spinning worker threads against it at 2 threads). p50 = median latency of one batch.")
+print("ort = onnxruntime in its faster configuration per setting: default, or allow_spinning=0 (marked ort=nospin).")

@@ -20,7 +20,7 @@ mkdir -p "$work"
 threads="${THREADS:-1 2}"
 min_time="${MIN_TIME:-3}"
 rounds="${ROUNDS:-3}"
-engines="${ENGINES:-knnbridge onnxruntime sentence-transformers}"
+engines="${ENGINES:-knnbridge onnxruntime onnxruntime-nospin sentence-transformers}"
 
 PY="${PY:-}"
 if [ -z "$PY" ]; then
@@ -46,7 +46,7 @@ for t in $threads; do
       echo "== round $round: $e threads=$t input=$input (load $(cut -d' ' -f1 /proc/loadavg))" >&2
       case $e in
         knnbridge) GOMAXPROCS=$t "$work/gobench" -model "$model" -input "$work/$input.txt" -label $input -threads $t -min-time ${min_time}s >> "$out" ;;
-        onnxruntime) OMP_NUM_THREADS=$t "$PY" bench/embed/bench_py.py --engine onnxruntime --model "$model" --onnx "$onnx" --input "$work/$input.txt" --label $input --threads $t --min-time $min_time >> "$out" ;;
+        onnxruntime*) OMP_NUM_THREADS=$t "$PY" bench/embed/bench_py.py --engine $e --model "$model" --onnx "$onnx" --input "$work/$input.txt" --label $input --threads $t --min-time $min_time >> "$out" ;;
         sentence-transformers) OMP_NUM_THREADS=$t "$PY" bench/embed/bench_py.py --engine sentence-transformers --model "$model" --input "$work/$input.txt" --label $input --threads $t --min-time $min_time >> "$out" ;;
       esac
     done

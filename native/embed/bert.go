@@ -31,11 +31,17 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]f
 		return out, nil
 	}
 
-	x := make([]float32, T*H)
-	qkv := make([]float32, T*3*H)
-	ctxBuf := make([]float32, T*H)
-	tmp := make([]float32, T*H)
-	inter := make([]float32, T*I)
+	// Activations come from a pool: a long batch needs ~60 MB of them, and
+	// reusing them keeps the heap (and so the RSS) from doubling between
+	// collections.
+	bufs, _ := forwardPool.Get().(*forwardBufs)
+	if bufs == nil {
+		bufs = new(forwardBufs)
+	}
+	defer forwardPool.Put(bufs)
+	bufs.x, bufs.qkv, bufs.ctx = grow(bufs.x, T*H), grow(bufs.qkv, T*3*H), grow(bufs.ctx, T*H)
+	bufs.tmp, bufs.inter = grow(bufs.tmp, T*H), grow(bufs.inter, T*I)
+	x, qkv, ctxBuf, tmp, inter := bufs.x, bufs.qkv, bufs.ctx, bufs.tmp, bufs.inter
 
 	// Embeddings: word + position + token type 0, then LayerNorm.
 	for si, s := range seqs {
@@ -71,6 +77,10 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]f
 	}
 	return out, nil
 }
+
+type forwardBufs struct{ x, qkv, ctx, tmp, inter []float32 }
+
+var forwardPool sync.Pool
 
 // pool reduces one sequence's token rows [L, H] to a vector.
 func (m *Model) pool(rows []float32, L int) []float32 {
