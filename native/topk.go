@@ -95,25 +95,25 @@ func selectK(dst []int, scores []float32, k int, largest bool) []int {
 			i = w
 		}
 	}
-	for i, s := range scores {
-		e := ent{key(s, largest), i}
-		if len(h) < k {
-			h = append(h, e)
-			for j := len(h) - 1; j > 0; {
-				p := (j - 1) / 2
-				if !worse(h[j], h[p]) {
-					break
-				}
-				h[j], h[p] = h[p], h[j]
-				j = p
-			}
+	// Fill with the first k, heapify, then scan the rest against a local copy
+	// of the worst key: the common case is one key computation and one
+	// compare per score.
+	for i, s := range scores[:k] {
+		h = append(h, ent{key(s, largest), i})
+	}
+	for i := k/2 - 1; i >= 0; i-- {
+		siftDown(i)
+	}
+	worst := h[0].key
+	rest := scores[k:]
+	for j, s := range rest {
+		kk := key(s, largest)
+		if kk >= worst { // equal key: the later index ranks after
 			continue
 		}
-		if e.key >= h[0].key { // later index: equal key ranks after
-			continue
-		}
-		h[0] = e
+		h[0] = ent{kk, k + j}
 		siftDown(0)
+		worst = h[0].key
 	}
 	slices.SortFunc(h, func(x, y ent) int {
 		if worse(y, x) {
