@@ -29,7 +29,7 @@ func stuckCluster(t *testing.T) (*bridge.Client, chan struct{}) {
 			_, _ = w.Write([]byte(`[{"node.role":"dimr"}]`))
 		case strings.HasSuffix(r.URL.Path, "/_mapping"):
 			_, _ = w.Write([]byte(`{"docs":{"mappings":{"properties":{"text":{"type":"text"},"v":{"type":"knn_vector","dimension":2,"space_type":"l2","method":{"name":"hnsw","engine":"lucene"}}}}}}`))
-		case r.URL.Path == "/_msearch":
+		case r.URL.Path == "/_msearch" || strings.HasSuffix(r.URL.Path, "/_search"):
 			// net/http notices a closed client connection only once the
 			// request body has been read.
 			_, _ = io.Copy(io.Discard, r.Body)

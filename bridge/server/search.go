@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/knnbridge/knnbridge/bridge"
 	"github.com/knnbridge/knnbridge/queries"
 )
 
@@ -37,7 +38,14 @@ type SearchRequest struct {
 	// knn query: efficient filtering on lucene/faiss).
 	Filter   json.RawMessage `json:"filter,omitempty"`
 	EfSearch int             `json:"ef_search,omitempty"`
-	Fusion   *FusionRequest  `json:"fusion,omitempty"`
+	// Exact runs exact (brute-force) k-NN with the knn_score script.
+	Exact bool `json:"exact,omitempty"`
+	// From skips that many results (pages stay consistent at a constant
+	// candidates depth).
+	From int `json:"from,omitempty"`
+	// Operator for the BM25 match: or (default) or and.
+	Operator string         `json:"operator,omitempty"`
+	Fusion   *FusionRequest `json:"fusion,omitempty"`
 	// MinSimilarity keeps hits whose k-NN similarity, in natural units
 	// (cosine, inner product: ≥; l2 distance: ≤), passes; hits the k-NN
 	// sub-query did not return are dropped.
@@ -89,14 +97,18 @@ type SubExplain struct {
 
 // SearchResponse is the answer of both search routes.
 type SearchResponse struct {
-	Hits       []SearchHit       `json:"hits"`
-	Mode       string            `json:"mode"`
-	Fusion     string            `json:"fusion,omitempty"`
-	Similarity string            `json:"similarity_unit,omitempty"`
-	Candidates map[string]int    `json:"candidates"`
+	Hits       []SearchHit `json:"hits"`
+	Mode       string      `json:"mode"`
+	Fusion     string      `json:"fusion,omitempty"`
+	Similarity string      `json:"similarity_unit,omitempty"`
+	// Candidates is the depth each sub-query fetched.
+	Candidates int               `json:"candidates"`
 	Cut        queries.CutReport `json:"cut"`
-	Took       float64           `json:"took_ms"`
-	Timings    map[string]any    `json:"timings"`
+	// Total is the number of results after cut-offs, before paging.
+	Total   int               `json:"total"`
+	KNN     *bridge.KNNReport `json:"knn,omitempty"`
+	Took    float64           `json:"took_ms"`
+	Timings map[string]any    `json:"timings"`
 }
 
 func (s *Server) searchIndex(w http.ResponseWriter, r *http.Request) error {
@@ -219,15 +231,9 @@ func (s *Server) search(ctx context.Context, indexes []string, req *SearchReques
 		return nil, err
 	}
 
-	var subs []queries.SubResult
-	var bodies [][]byte
-	var names []string
-	var scorings []*queries.Scoring
-	v, err := s.clusterVersion(ctx)
-	if err != nil {
-		return nil, err
-	}
-	qv := queriesVersion(v.Major, v.Minor, v.Patch)
+	sreq := bridge.SearchRequest{Indices: indexes, Mode: mode, K: req.K, Depth: req.Candidates, Filter: req.Filter,
+		Source: source, From: req.From, Size: req.K, EfSearch: req.EfSearch, Exact: req.Exact, MinSimilarity: req.MinSimilarity}
+	nsubs := 0
 	if wantBM25 {
 		fields := sc.Texts
 		if len(req.TextFields) > 0 {
@@ -240,11 +246,13 @@ func (s *Server) search(ctx context.Context, indexes []string, req *SearchReques
 		if err != nil {
 			return nil, badRequest("text_fields", "%v", err)
 		}
-		b, err := queries.BM25{Text: req.Query, Fields: tfs, Filter: req.Filter, Size: req.Candidates, Source: source}.Body()
-		if err != nil {
-			return nil, badRequest("query", "%v", err)
+		switch req.Operator {
+		case "", "or", "and":
+		default:
+			return nil, badRequest("operator", "operator %q: want or, and", req.Operator)
 		}
-		bodies, names, scorings = append(bodies, b), append(names, "bm25"), append(scorings, nil)
+		sreq.Text, sreq.TextFields, sreq.Operator = req.Query, tfs, req.Operator
+		nsubs++
 	}
 	if wantKNN {
 		vec := req.Vector
@@ -263,25 +271,16 @@ func (s *Server) search(ctx context.Context, indexes []string, req *SearchReques
 			}
 			return nil, badRequest(field, "the query vector has %d dimensions, field %s has %d", len(vec), vf.Path, vf.Dimension)
 		}
-		q := queries.KNN{Field: vf.Path, Vector: vec, K: req.Candidates, Size: req.Candidates, Filter: req.Filter,
-			Engine: vf.Info.Engine, EfSearch: req.EfSearch, Nested: vf.Info.Nested, Source: source}
-		if err := q.Validate(); err != nil {
+		if err := (queries.KNN{Field: vf.Path, Vector: vec, K: req.Candidates}).Validate(); err != nil {
 			return nil, badRequest("vector", "%v", err)
 		}
-		b, err := q.Body()
-		if err != nil {
-			return nil, badRequest("vector", "%v", err)
-		}
-		sco := vf.Info.Scoring(qv)
-		bodies, names, scorings = append(bodies, b), append(names, "knn"), append(scorings, &sco)
+		sreq.VectorField, sreq.Vector = vf.Path, vec
+		nsubs++
 	}
 
-	fusion := queries.Fusion{Normalization: queries.NormNone, Combination: queries.CombArithmetic}
-	if len(bodies) == 2 {
-		fusion = queries.Fusion{Normalization: queries.NormMinMax, Combination: queries.CombArithmetic}
-	}
+	fusion := queries.Fusion{Normalization: queries.NormMinMax, Combination: queries.CombArithmetic}
 	if req.Fusion != nil {
-		if len(bodies) < 2 {
+		if nsubs < 2 {
 			return nil, badRequest("fusion", "fusion applies to hybrid searches; mode is %s", mode)
 		}
 		if req.Fusion.Normalization != "" {
@@ -294,60 +293,46 @@ func (s *Server) search(ctx context.Context, indexes []string, req *SearchReques
 		}
 		fusion.Weights, fusion.RankConstant = req.Fusion.Weights, req.Fusion.RankConstant
 	}
-	if err := fusion.Validate(len(bodies)); err != nil {
-		return nil, badRequest(fusionField(err), "%v", err)
+	if nsubs == 2 {
+		if err := fusion.Validate(nsubs); err != nil {
+			return nil, badRequest(fusionField(err), "%v", err)
+		}
+		sreq.Fusion = fusion
 	}
-	cut := queries.Cutoff{TopK: req.K, MinSimilarity: req.MinSimilarity, SimilaritySub: len(bodies) - 1}
+	cut := queries.Cutoff{TopK: req.K, MinSimilarity: req.MinSimilarity, SimilaritySub: nsubs - 1}
 	if req.Cutoff != nil {
 		cut.GapAbs, cut.GapRel, cut.Autocut, cut.Cumulative = req.Cutoff.GapAbs, req.Cutoff.GapRel, req.Cutoff.Autocut, req.Cutoff.Cumulative
 	}
 	if err := cut.Validate(); err != nil {
 		return nil, badRequest("cutoff", "%v", err)
 	}
+	// The searcher enforces the threshold on the k-NN side (radial, exact
+	// or client-side, see queries.PlanThreshold); the cut-off's own
+	// MinSimilarity also drops hybrid hits the k-NN side did not return.
+	sreq.Cutoff = cut
 
-	body, err := queries.MSearchBody(indexes, bodies...)
-	if err != nil {
-		return nil, fmt.Errorf("building _msearch: %w", err)
-	}
 	t0 := time.Now()
-	raw, err := s.os.Do(ctx, http.MethodPost, "/_msearch", body)
-	s.m.observeOS("msearch", t0, err)
-	timings["opensearch_ms"] = ms(time.Since(t0))
+	res, err := s.searcher.Search(ctx, sreq)
+	s.m.observeOS("search", t0, err)
+	timings["search_ms"] = ms(time.Since(t0))
 	if err != nil {
-		return nil, err
+		return nil, searchError(err)
 	}
-	lists, err := parseMSearch(raw, len(bodies))
-	if err != nil {
-		return nil, err
-	}
-	cands := map[string]int{}
-	for i, hits := range lists {
-		subs = append(subs, queries.SubResult{Name: names[i], Hits: hits, Scoring: scorings[i]})
-		cands[names[i]] = len(hits)
-	}
-	t0 = time.Now()
-	fused, err := queries.Fuse(subs, fusion)
-	if err != nil {
-		return nil, fmt.Errorf("fusing: %w", err)
-	}
-	kept, rep, err := cut.Apply(fused.Results, scorings)
-	if err != nil {
-		return nil, badRequest("min_similarity", "%v", err)
-	}
-	timings["fuse_ms"] = ms(time.Since(t0))
-	resp := &SearchResponse{Hits: make([]SearchHit, 0, len(kept)), Mode: mode, Candidates: cands, Cut: rep, Timings: timings}
-	if len(bodies) == 2 {
-		resp.Fusion = fusion.Describe()
+	timings["round_trips"] = res.RoundTrips
+	resp := &SearchResponse{Hits: make([]SearchHit, 0, len(res.Results)), Mode: mode, Candidates: req.Candidates, Cut: res.Cut,
+		Timings: timings, Total: res.Total, KNN: res.KNN}
+	if nsubs == 2 {
+		resp.Fusion = res.Method
 	}
 	if wantKNN {
 		resp.Similarity = vf.Info.Space.Unit()
 	}
-	for _, res := range kept {
-		h := SearchHit{Index: res.Index, ID: res.ID, Score: res.Score, Source: res.Source}
+	for _, r := range res.Results {
+		h := SearchHit{Index: r.Index, ID: r.ID, Score: r.Score, Source: r.Source}
 		if req.Explain {
 			h.Explain = map[string]SubExplain{}
-			for i, sub := range res.Subs {
-				if i >= len(names) {
+			for i, sub := range r.Subs {
+				if i >= len(res.SubNames) {
 					break
 				}
 				e := SubExplain{Present: sub.Present, Rank: sub.Rank, RawScore: sub.Raw, Normalized: sub.Normalized}
@@ -355,13 +340,35 @@ func (s *Server) search(ctx context.Context, indexes []string, req *SearchReques
 					sim := sub.Similarity
 					e.Similarity = &sim
 				}
-				h.Explain[names[i]] = e
+				h.Explain[res.SubNames[i]] = e
 			}
 		}
 		resp.Hits = append(resp.Hits, h)
 	}
 	resp.Took = ms(time.Since(start))
 	return resp, nil
+}
+
+var msearchStatus = regexp.MustCompile(`status (\d{3}): ([^:]*): (.*)$`)
+
+// searchError classifies what the searcher returns: cluster errors keep
+// their class (bridge.Error, network); a failed _msearch item carries its
+// status in the message; the rest is a failure of the cluster exchange.
+func searchError(err error) error {
+	if ae := toAPIError(err); ae.Status != http.StatusInternalServerError {
+		return err
+	}
+	if m := msearchStatus.FindStringSubmatch(err.Error()); m != nil {
+		switch m[1] {
+		case "400":
+			return &APIError{Status: http.StatusBadRequest, Code: "rejected_by_cluster", Message: err.Error()}
+		case "404":
+			return notFound("index_not_found", "%s", err.Error())
+		case "429":
+			return &APIError{Status: http.StatusTooManyRequests, Code: "cluster_overloaded", Message: err.Error()}
+		}
+	}
+	return &APIError{Status: http.StatusBadGateway, Code: "cluster_error", Message: err.Error()}
 }
 
 func fusionField(err error) string {
@@ -399,56 +406,4 @@ func parseSource(raw json.RawMessage, sc *indexSchema) (*queries.Source, error) 
 		return nil, badRequest("source", "source must be true, false or a list of field names")
 	}
 	return &queries.Source{Includes: fields}, nil
-}
-
-// parseMSearch reads an _msearch answer into one hit list per body; a
-// failed sub-search fails the whole search with its cause (404 for a
-// missing index).
-func parseMSearch(raw []byte, n int) ([][]queries.Hit, error) {
-	var out struct {
-		Responses []struct {
-			Status int `json:"status"`
-			Error  *struct {
-				Type   string `json:"type"`
-				Reason string `json:"reason"`
-			} `json:"error"`
-			Hits struct {
-				Hits []struct {
-					Index  string          `json:"_index"`
-					ID     string          `json:"_id"`
-					Score  *float64        `json:"_score"`
-					Source json.RawMessage `json:"_source"`
-				} `json:"hits"`
-			} `json:"hits"`
-		} `json:"responses"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("decoding _msearch answer: %w", err)
-	}
-	if len(out.Responses) != n {
-		return nil, fmt.Errorf("_msearch answered %d responses for %d searches", len(out.Responses), n)
-	}
-	lists := make([][]queries.Hit, n)
-	for i, r := range out.Responses {
-		if r.Error != nil {
-			switch {
-			case strings.Contains(r.Error.Type, "index_not_found"):
-				return nil, notFound("index_not_found", "%s", r.Error.Reason)
-			case r.Status == http.StatusBadRequest:
-				return nil, &APIError{Status: http.StatusBadRequest, Code: "rejected_by_cluster", Message: fmt.Sprintf("%s: %s", r.Error.Type, r.Error.Reason)}
-			case r.Status == http.StatusTooManyRequests:
-				return nil, &APIError{Status: http.StatusTooManyRequests, Code: "cluster_overloaded", Message: r.Error.Reason}
-			}
-			return nil, &APIError{Status: http.StatusBadGateway, Code: "cluster_error", Message: fmt.Sprintf("sub-search %d: %d %s: %s", i, r.Status, r.Error.Type, r.Error.Reason)}
-		}
-		hits := make([]queries.Hit, 0, len(r.Hits.Hits))
-		for _, h := range r.Hits.Hits {
-			if h.Score == nil {
-				continue
-			}
-			hits = append(hits, queries.Hit{Index: h.Index, ID: h.ID, Score: *h.Score, Source: h.Source})
-		}
-		lists[i] = hits
-	}
-	return lists, nil
 }

@@ -68,7 +68,8 @@ type Server struct {
 	version mapping.Version
 	verAt   time.Time
 
-	schemas schemaCache
+	schemas  schemaCache
+	searcher *bridge.Searcher
 }
 
 // New validates cfg and builds the server. It does not contact the
@@ -94,6 +95,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, os: deps.Cluster, log: log, m: newMetrics(), loadEmb: deps.LoadEmbedder, embedSem: semaphore.NewWeighted(int64(n))}
 	s.schemas.ttl = 30 * time.Second
 	s.queries = newQueryBatcher(s, n, 64)
+	s.searcher = bridge.NewSearcher(deps.Cluster)
 	s.handler = s.routes()
 	return s, nil
 }

@@ -433,8 +433,8 @@ func askDemo(ctx context.Context, out io.Writer, addr, token, index, q string, k
 	if err := json.Unmarshal(raw, &sr); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nQ: %s\n   %.0f ms over HTTP (embed %v ms, OpenSearch %v ms, fusion %v ms); candidates bm25=%d knn=%d\n",
-		q, float64(wall.Microseconds())/1000, sr.Timings["embed_ms"], sr.Timings["opensearch_ms"], sr.Timings["fuse_ms"], sr.Candidates["bm25"], sr.Candidates["knn"])
+	fmt.Fprintf(out, "\nQ: %s\n   %.0f ms over HTTP (embed %v ms, search %v ms in %v round trip(s) to OpenSearch); %s\n",
+		q, float64(wall.Microseconds())/1000, sr.Timings["embed_ms"], sr.Timings["search_ms"], sr.Timings["round_trips"], sr.Fusion)
 	for i, h := range sr.Hits {
 		var src struct {
 			Words, Definition, POS string
