@@ -123,7 +123,9 @@ func NewLoader(cfg Config) (*Loader, error) {
 		cfg.Checks.DataType = Float
 	}
 	cfg.Retry = cfg.Retry.withDefaults()
-	l := &Loader{cfg: cfg, bodies: make(chan []byte, cfg.Senders+2)}
+	// The pool holds every body that can be in flight (encoder, batch
+	// queue, senders, result queue), so steady state allocates none.
+	l := &Loader{cfg: cfg, bodies: make(chan []byte, 2*cfg.Senders+4)}
 	if cfg.Start != nil {
 		l.ck = *cfg.Start
 		l.read.Store(l.ck.Read)
@@ -350,7 +352,11 @@ func (l *Loader) newBody() []byte {
 	case b := <-l.bodies:
 		return b[:0]
 	default:
-		return make([]byte, 0, l.cfg.MaxBatchBytes+64<<10)
+		// Start at 1 MiB and let append grow it to what batches really
+		// need (pooled bodies keep their capacity): reserving the 5 MiB cap
+		// up front would make the heap goal, and so peak RSS, several
+		// times larger than the data in flight.
+		return make([]byte, 0, min(l.cfg.MaxBatchBytes+64<<10, 1<<20))
 	}
 }
 

@@ -136,18 +136,26 @@ def main():
     time.sleep(0.5)
     rss = {}
     try:
-        for n in [int(x) for x in a.rss_n.split(",")]:
+        ns = [int(x) for x in a.rss_n.split(",")]
+        for n in ns:
             f = os.path.join(a.work, f"v{n}x128.fvecs")
             if not os.path.exists(f):
                 subprocess.check_call([b("gen"), "-n", str(n), "-d", "128", "-o", f])
-            r = run4([b("knnbridge"), "load", f, "--index", "idx", "--opensearch-url", "http://127.0.0.1:9299",
-                      "--senders", "2", "--progress", "off", "--tune", "off", "-o", "json",
-                      "--checkpoint", os.path.join(a.work, f"stub{n}.ck")])
-            rss[n] = r
-            print(f"stub n={n:8d}: rss {r['rss_mb']:.1f} MB, cpu {r['cpu']:.2f}s ({r['cpu'] / n * 10000:.3f} s/10k docs), "
-                  f"{n / r['wall']:.0f} docs/s, rc {r['rc']}", flush=True)
-        ns = sorted(rss)
-        print(f"peak RSS {ns[-1]} vs {ns[0]}: {rss[ns[-1]]['rss_mb'] / rss[ns[0]]['rss_mb']:.3f}x", flush=True)
+        runs = {n: [] for n in ns}
+        for rnd in range(a.repeat):  # interleaved, medians reported
+            for n in ns:
+                f = os.path.join(a.work, f"v{n}x128.fvecs")
+                r = run4([b("knnbridge"), "load", f, "--index", "idx", "--opensearch-url", "http://127.0.0.1:9299",
+                          "--senders", "2", "--progress", "off", "--tune", "off", "-o", "json",
+                          "--checkpoint", os.path.join(a.work, f"stub{n}-{rnd}.ck")])
+                runs[n].append(r)
+                print(f"stub round {rnd} n={n:8d}: rss {r['rss_mb']:.1f} MB, cpu {r['cpu']:.2f}s "
+                      f"({r['cpu'] / n * 10000:.3f} s/10k docs), {n / r['wall']:.0f} docs/s, rc {r['rc']}", flush=True)
+        med = lambda xs: sorted(xs)[len(xs) // 2]
+        for n in ns:
+            rss[n] = {"rss_mb": med([r["rss_mb"] for r in runs[n]]), "runs": runs[n]}
+        print(f"peak RSS (median of {a.repeat}) n={ns[-1]}: {rss[ns[-1]]['rss_mb']:.1f} MB, n={ns[0]}: "
+              f"{rss[ns[0]]['rss_mb']:.1f} MB, ratio {rss[ns[-1]]['rss_mb'] / rss[ns[0]]['rss_mb']:.3f}x", flush=True)
     finally:
         stub.kill()
     with open(os.path.join(a.work, "results.json"), "w") as fh:
