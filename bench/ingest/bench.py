@@ -124,6 +124,16 @@ def main():
                 row[name] = {"runs": runs[name], "docs_per_s": med([r["docs_per_s"] for r in runs[name]]),
                              "cpu_per_10k": med([r["cpu_per_10k"] for r in runs[name]]),
                              "rss_mb": med([r["rss_mb"] for r in runs[name]])}
+            for name in names:
+                # Throughput over all rounds (total docs / total wall time):
+                # with the order rotated, each loader ran once in each slot,
+                # which evens out a noisy, shared machine better than a median.
+                row[name]["docs_per_s_total"] = a.n * a.repeat / sum(r["wall"] for r in runs[name])
+            kt = row["knnbridge"]["docs_per_s_total"]
+            print(f"dim {dim} all rounds: docs/s knnbridge {kt:.0f}, go-minimal {row['go-minimal']['docs_per_s_total']:.0f}, "
+                  f"opensearch-py {row['opensearch-py']['docs_per_s_total']:.0f}; ratios knnbridge/opensearch-py "
+                  f"{kt / row['opensearch-py']['docs_per_s_total']:.2f}x, knnbridge/go-minimal "
+                  f"{kt / row['go-minimal']['docs_per_s_total']:.2f}x", flush=True)
             k = row["knnbridge"]["docs_per_s"]
             print(f"dim {dim} medians of {a.repeat}: docs/s knnbridge {k:.0f}, go-minimal {row['go-minimal']['docs_per_s']:.0f}, "
                   f"opensearch-py {row['opensearch-py']['docs_per_s']:.0f}; ratios knnbridge/opensearch-py "
