@@ -872,7 +872,7 @@ func TestSidecarLoad(t *testing.T) {
 }
 
 // scLogMeans logs where the time went, from the sidecar's own histograms:
-// mean OpenSearch _msearch latency, mean embedding call latency and mean
+// mean search latency (the searcher's OpenSearch round trips), mean embedding call latency and mean
 // texts per embedding call.
 func scLogMeans(t *testing.T, s *sidecar) {
 	resp, err := http.Get(s.URL + "/metrics")
@@ -892,8 +892,8 @@ func scLogMeans(t *testing.T, s *sidecar) {
 		}
 		return math.NaN()
 	}
-	ms := val(`knnbridge_opensearch_request_duration_seconds_sum{op="msearch",outcome="ok"}`) / val(`knnbridge_opensearch_request_duration_seconds_count{op="msearch",outcome="ok"}`)
+	ms := val(`knnbridge_opensearch_request_duration_seconds_sum{op="search",outcome="ok"}`) / val(`knnbridge_opensearch_request_duration_seconds_count{op="search",outcome="ok"}`)
 	es := val(`knnbridge_embed_duration_seconds_sum`) / val(`knnbridge_embed_duration_seconds_count`)
 	bs := val(`knnbridge_embed_batch_size_sum`) / val(`knnbridge_embed_batch_size_count`)
-	t.Logf("LOAD sidecar means: _msearch %.0f ms, embedding call %.0f ms, %.1f texts per embedding call", ms*1000, es*1000, bs)
+	t.Logf("LOAD sidecar means: search (OpenSearch) %.0f ms, embedding call %.0f ms, %.1f texts per embedding call", ms*1000, es*1000, bs)
 }
