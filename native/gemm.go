@@ -11,7 +11,7 @@ import (
 // block of A that stays in L2; the kc×nc packed block of B sits in L2/L3.
 // kc is per micro-kernel (gemmKernel.kc); mc follows from the A block size,
 // tuned on Zen 4 (32 KiB L1D, 1 MiB L2) to 768 KiB.
-var (
+const (
 	gemmNC      = 4096
 	gemmMCBytes = 786432
 )
@@ -26,9 +26,11 @@ func gemmBlocking(k gemmKernel) (mc, kc int) {
 }
 
 // MatMulTransB computes C = alpha*A·Bᵀ + beta*C for row-major A (m×k),
-// B (n×k) and C (m×n), using up to threads goroutines over rows of C
-// (threads ≤ 0 means GOMAXPROCS). With beta = 0, C is not read (it may hold
-// NaN); with alpha = 0 or k = 0, A and B are not read and C = beta*C.
+// B (n×k) and C (m×n), using up to threads goroutines over strips of rows
+// of C, or of columns when there are too few rows (threads ≤ 0 means
+// GOMAXPROCS). Strips are aligned to the micro-kernel's tile grid, so the
+// result does not depend on threads. With beta = 0, C is not read (it may
+// hold NaN); with alpha = 0 or k = 0, A and B are not read and C = beta*C.
 func MatMulTransB(c, a, b []float32, m, n, k int, alpha, beta float32, threads int) {
 	if m < 0 || n < 0 || k < 0 || len(a) != m*k || len(b) != n*k || len(c) != m*n {
 		panic(fmt.Sprintf("native.MatMulTransB: len(a)=%d len(b)=%d len(c)=%d for m=%d n=%d k=%d (want m*k, n*k, m*n)", len(a), len(b), len(c), m, n, k))
@@ -37,8 +39,7 @@ func MatMulTransB(c, a, b []float32, m, n, k int, alpha, beta float32, threads i
 }
 
 // MatMul computes C = alpha*A·B + beta*C for row-major A (m×k), B (k×n) and
-// C (m×n), using up to threads goroutines over rows of C (threads ≤ 0 means
-// GOMAXPROCS). beta = 0 and alpha = 0 behave as for MatMulTransB.
+// C (m×n). threads, beta = 0 and alpha = 0 behave as for MatMulTransB.
 func MatMul(c, a, b []float32, m, n, k int, alpha, beta float32, threads int) {
 	if m < 0 || n < 0 || k < 0 || len(a) != m*k || len(b) != k*n || len(c) != m*n {
 		panic(fmt.Sprintf("native.MatMul: len(a)=%d len(b)=%d len(c)=%d for m=%d n=%d k=%d (want m*k, k*n, m*n)", len(a), len(b), len(c), m, n, k))

@@ -142,3 +142,29 @@ func TestGemmEncoderShape(t *testing.T) {
 		checkGemm(t, 40, 200, 384, 1, 0, 2, false, r)
 	})
 }
+
+// The documented promise: the result does not depend on threads, because
+// every split follows the micro-kernel's tile grid.
+func TestGemmThreadsBitIdentical(t *testing.T) {
+	forEachGemmKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(25, 26))
+		for _, s := range [][3]int{{61, 77, 300}, {5, 300, 40}, {200, 33, 17}} {
+			m, n, k := s[0], s[1], s[2]
+			a, b, c0 := randF32(r, m*k), randF32(r, n*k), randF32(r, m*n)
+			var first []float32
+			for _, th := range []int{1, 2, 3, 7} {
+				c := append([]float32(nil), c0...)
+				MatMulTransB(c, a, b, m, n, k, 0.7, 0.3, th)
+				if first == nil {
+					first = c
+					continue
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("m=%d n=%d k=%d threads=%d: C[%d]=%v, threads=1 gave %v", m, n, k, th, i, c[i], first[i])
+					}
+				}
+			}
+		}
+	})
+}
