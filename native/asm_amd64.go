@@ -42,6 +42,27 @@ func dotU8AVX2(a, b []uint8) uint32
 func l2U8AVX2(a, b []uint8) uint32
 
 //go:noescape
+func pq4AVX2(tables []float32, M int, codes []byte, out []float32, idx *[16]int32)
+
+// pq4AVX2Blocks: as pq4AVX512Blocks, eight vectors per block.
+func pq4AVX2Blocks(tables []float32, M int, codes []byte, out []float32) {
+	cb := (M + 1) / 2
+	nb := len(out) &^ 7
+	if cb < 4 || nb == 0 {
+		pq4Generic(tables, M, codes, out)
+		return
+	}
+	var idx [16]int32
+	for v := range idx {
+		idx[v] = int32(v * cb)
+	}
+	pq4AVX2(tables, M, codes[:nb*cb], out[:nb], &idx)
+	if nb < len(out) {
+		pq4Generic(tables, M, codes[nb*cb:], out[nb:])
+	}
+}
+
+//go:noescape
 func pq8Scalar(tables []float32, M int, codes []byte, out []float32)
 
 // pq8Asm runs the assembly on whole groups of four vectors, Go on the rest.
@@ -141,7 +162,7 @@ func registerAsm() {
 		dotU8:    dotU8AVX2,
 		l2U8:     l2U8AVX2,
 		hamming:  hammingGeneric, // Go's bits.OnesCount64 is already the POPCNT instruction here
-		pq4:      pq4Generic,
+		pq4:      pq4AVX2Blocks,
 		pq8:      pq8Asm,
 		gemm:     gemmAVX2,
 	}

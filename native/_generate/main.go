@@ -711,6 +711,103 @@ func gemmAVX512() string {
 
 // ---------------------------------------------------------------- AVX2
 
+// pq4AVX2: pq4AVX512 for 8 vectors per block on ymm. VPERMPS has 8 lanes,
+// so each 16-float table is looked up in both halves and VBLENDVPS picks by
+// bit 3 of the nibble. Same order of additions as pq4Generic (bit-equal).
+func pq4AVX2() string {
+	var b buf
+	b.p(`
+// func pq4AVX2(tables []float32, M int, codes []byte, out []float32, idx *[16]int32)
+// len(out) is a positive multiple of 8; (M+1)/2 >= 4; idx[v] = v*((M+1)/2).
+TEXT ·pq4AVX2(SB), NOSPLIT, $0-88
+	MOVQ tables_base+0(FP), R8
+	MOVQ M+24(FP), R9
+	MOVQ codes_base+32(FP), SI
+	MOVQ out_base+56(FP), DX
+	MOVQ out_len+64(FP), R10
+	MOVQ idx+80(FP), AX
+	VMOVDQU (AX), Y15
+	MOVL $15, AX
+	MOVQ AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ R9, R11
+	INCQ R11
+	SHRQ $1, R11
+	MOVQ R11, R13
+	SUBQ $4, R13
+	MOVQ R11, R15
+	SHLQ $3, R15
+p2block:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ R8, DI
+	XORQ BX, BX
+	MOVQ R9, CX
+p2grp:
+	CMPQ CX, $8
+	JB p2rest
+	LEAQ (SI)(BX*1), R12
+	VPCMPEQD Y13, Y13, Y13
+	VPGATHERDD Y13, (R12)(Y15*1), Y2
+`)
+	look := func(src string, off int, acc int) {
+		b.p("\tVPERMPS %d(DI), %s, Y4\n\tVPERMPS %d(DI), %s, Y5\n\tVPSLLD $28, %s, Y6\n\tVBLENDVPS Y6, Y5, Y4, Y4\n\tVADDPS Y4, Y%d, Y%d\n",
+			off, src, off+32, src, src, acc, acc)
+	}
+	for t := 0; t < 8; t++ {
+		if t == 0 {
+			b.p("\tVPAND Y14, Y2, Y3\n")
+		} else {
+			b.p("\tVPSRLD $%d, Y2, Y3\n\tVPAND Y14, Y3, Y3\n", 4*t)
+		}
+		look("Y3", 64*t, t%2)
+	}
+	b.p(`	ADDQ $512, DI
+	ADDQ $4, BX
+	SUBQ $8, CX
+	JMP p2grp
+p2rest:
+	TESTQ CX, CX
+	JZ p2store
+	VPCMPEQD Y13, Y13, Y13
+	LEAQ (SI)(R13*1), R12
+	VPGATHERDD Y13, (R12)(Y15*1), Y2
+	MOVQ BX, R14
+	SUBQ R13, R14
+	SHLQ $3, R14
+	MOVQ R14, X7
+	VPSRLD X7, Y2, Y2
+p2pair:
+	CMPQ CX, $2
+	JB p2last
+	VPAND Y14, Y2, Y3
+`)
+	look("Y3", 0, 0)
+	b.p("\tVPSRLD $4, Y2, Y2\n\tVPAND Y14, Y2, Y3\n")
+	look("Y3", 64, 1)
+	b.p(`	VPSRLD $4, Y2, Y2
+	ADDQ $128, DI
+	SUBQ $2, CX
+	JMP p2pair
+p2last:
+	TESTQ CX, CX
+	JZ p2store
+	VPAND Y14, Y2, Y3
+`)
+	look("Y3", 0, 0)
+	b.p(`p2store:
+	VADDPS Y1, Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ $32, DX
+	ADDQ R15, SI
+	SUBQ $8, R10
+	JNZ p2block
+	VZEROUPPER
+	RET
+`)
+	return b.String()
+}
+
 // pq8Scalar: 8-bit PQ lookup-sum, four vectors at a time in four add chains.
 // Scalar: a gather is no faster on current x86 cores for this pattern, but
 // the Go version spills its eleven live pointers and counters in the inner
@@ -1013,6 +1110,7 @@ TEXT ·%[1]sAVX2(SB), NOSPLIT, $0-52
 	}
 	b.p("%s", cosine("cosAVX2", "Y", 8, false))
 	b.p("%s", pq8Scalar)
+	b.p("%s", pq4AVX2())
 	// 6×16: 12 accumulators Y0–Y11, B in Y12–Y13, broadcasts in Y14–Y15.
 	b.p("%s", gemm("gemm6x16AVX2", 6, 2, "Y", 8, []string{"Y14", "Y15"}, 12, "VXORPS"))
 	return b.String()
