@@ -63,6 +63,9 @@ func pq4AVX2Blocks(tables []float32, M int, codes []byte, out []float32) {
 }
 
 //go:noescape
+func hammingAVX2(a, b []byte) int
+
+//go:noescape
 func pq8Scalar(tables []float32, M int, codes []byte, out []float32)
 
 // pq8Asm runs the assembly on whole groups of four vectors, Go on the rest.
@@ -139,7 +142,7 @@ func splitAVX512() bool {
 	return amd && family == 0x19
 }
 
-func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasPOPCNT }
 
 func hasAVX512() bool {
 	return hasAVX2() && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL
@@ -161,7 +164,7 @@ func registerAsm() {
 		l2I8:     l2I8AVX2,
 		dotU8:    dotU8AVX2,
 		l2U8:     l2U8AVX2,
-		hamming:  hammingGeneric, // Go's bits.OnesCount64 is already the POPCNT instruction here
+		hamming:  hammingAVX2,
 		pq4:      pq4AVX2Blocks,
 		pq8:      pq8Asm,
 		gemm:     gemmAVX2,
@@ -169,7 +172,7 @@ func registerAsm() {
 	if !hasAVX512() {
 		return
 	}
-	hamming := hammingGeneric
+	hamming := hammingAVX2
 	if cpu.X86.HasAVX512VPOPCNTDQ {
 		hamming = hammingAVX512
 	}

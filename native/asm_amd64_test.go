@@ -72,6 +72,15 @@ func TestAsmIntVariantsExact(t *testing.T) {
 			t.Fatalf("%s dotI8 wrap: %d want %d", v.name, got, want)
 		}
 	}
+	for n := 0; n <= 300 && hasAVX2(); n++ {
+		a, b := make([]byte, n), make([]byte, n+1)
+		for i := range a {
+			a[i], b[i] = byte(r.Uint32()), byte(r.Uint32())
+		}
+		if got, want := hammingAVX2(a, b[1:]), hammingGeneric(a, b[1:]); got != want {
+			t.Fatalf("hammingAVX2 n=%d: %d want %d", n, got, want)
+		}
+	}
 	if hasAVX512() && cpu.X86.HasAVX512VPOPCNTDQ {
 		for n := 0; n <= 300; n++ {
 			a, b := make([]byte, n), make([]byte, n)

@@ -17,7 +17,8 @@ const (
 	// purego or noasm, on architectures without assembly kernels, and on
 	// CPUs that lack the features of the faster levels.
 	Generic Level = iota
-	// AVX2 needs AVX2 and FMA (x86-64 v3: Intel Haswell, AMD Zen and later).
+	// AVX2 needs AVX2, FMA and POPCNT (x86-64 v3: Intel Haswell, AMD Zen and
+	// later).
 	AVX2
 	// AVX512 needs AVX-512 F, BW, DQ and VL (Intel Skylake-SP, AMD Zen 4 and
 	// later). Hamming additionally uses VPOPCNTDQ when present.

@@ -711,6 +711,79 @@ func gemmAVX512() string {
 
 // ---------------------------------------------------------------- AVX2
 
+// hammingAVX2: popcount of a⊕b with the nibble lookup (VPSHUFB) and
+// VPSADBW sums (Muła, Kurz, Lemire, "Faster population counts using AVX2
+// instructions", 2016); 8-byte POPCNTQ and byte tails.
+const hammingAVX2 = `
+DATA nibblePop<>+0(SB)/8, $0x0302020102010100
+DATA nibblePop<>+8(SB)/8, $0x0403030203020201
+DATA nibblePop<>+16(SB)/8, $0x0302020102010100
+DATA nibblePop<>+24(SB)/8, $0x0403030203020201
+GLOBL nibblePop<>(SB), RODATA|NOPTR, $32
+
+// func hammingAVX2(a, b []byte) int
+TEXT ·hammingAVX2(SB), NOSPLIT, $0-56
+	MOVQ a_base+0(FP), SI
+	MOVQ b_base+24(FP), DI
+	MOVQ a_len+8(FP), CX
+	VMOVDQU nibblePop<>(SB), Y15
+	MOVL $0x0f0f0f0f, AX
+	MOVQ AX, X14
+	VPBROADCASTD X14, Y14
+	VPXOR Y13, Y13, Y13
+	VPXOR Y3, Y3, Y3
+hm2loop:
+	CMPQ CX, $32
+	JB hm2red
+	VMOVDQU (SI), Y0
+	VPXOR (DI), Y0, Y0
+	VPAND Y14, Y0, Y1
+	VPSRLW $4, Y0, Y2
+	VPAND Y14, Y2, Y2
+	VPSHUFB Y1, Y15, Y1
+	VPSHUFB Y2, Y15, Y2
+	VPADDB Y1, Y2, Y1
+	VPSADBW Y13, Y1, Y1
+	VPADDQ Y1, Y3, Y3
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $32, CX
+	JMP hm2loop
+hm2red:
+	VEXTRACTI128 $1, Y3, X1
+	VPADDQ X1, X3, X3
+	VPSHUFD $0x4e, X3, X1
+	VPADDQ X1, X3, X3
+	VMOVQ X3, AX
+hm2q:
+	CMPQ CX, $8
+	JB hm2b
+	MOVQ (SI), BX
+	XORQ (DI), BX
+	POPCNTQ BX, BX
+	ADDQ BX, AX
+	ADDQ $8, SI
+	ADDQ $8, DI
+	SUBQ $8, CX
+	JMP hm2q
+hm2b:
+	TESTQ CX, CX
+	JZ hm2done
+	MOVBQZX (SI), BX
+	MOVBQZX (DI), DX
+	XORQ DX, BX
+	POPCNTQ BX, BX
+	ADDQ BX, AX
+	INCQ SI
+	INCQ DI
+	DECQ CX
+	JMP hm2b
+hm2done:
+	MOVQ AX, ret+48(FP)
+	VZEROUPPER
+	RET
+`
+
 // pq4AVX2: pq4AVX512 for 8 vectors per block on ymm. VPERMPS has 8 lanes,
 // so each 16-float table is looked up in both halves and VBLENDVPS picks by
 // bit 3 of the nibble. Same order of additions as pq4Generic (bit-equal).
@@ -1111,6 +1184,7 @@ TEXT ·%[1]sAVX2(SB), NOSPLIT, $0-52
 	b.p("%s", cosine("cosAVX2", "Y", 8, false))
 	b.p("%s", pq8Scalar)
 	b.p("%s", pq4AVX2())
+	b.p("%s", hammingAVX2)
 	// 6×16: 12 accumulators Y0–Y11, B in Y12–Y13, broadcasts in Y14–Y15.
 	b.p("%s", gemm("gemm6x16AVX2", 6, 2, "Y", 8, []string{"Y14", "Y15"}, 12, "VXORPS"))
 	return b.String()
