@@ -5,10 +5,12 @@
 // # Dispatch
 //
 // Every kernel has a pure-Go twin (level Generic). On amd64 there is AVX2+FMA
-// and AVX-512 assembly for every kernel but top-k and the 8-bit PQ lookup
+// and AVX-512 assembly for the float, integer, bit, PQ and SGEMM kernels
 // (levels AVX2 and AVX512; the AVX512 level also uses VNNI and VPOPCNTDQ when
-// present); on arm64, NEON assembly for Dot, L2Squared and their batch forms
-// (level NEON, the rest runs the Go twin). The fastest level the CPU supports
+// present, and on AMD Zen 4 keeps the 256-bit float and SGEMM kernels, which
+// measured faster there); top-k selection and FirstNonFinite are Go on every
+// level. On arm64 there is NEON assembly for Dot, L2Squared and their batch
+// forms (level NEON; the rest runs the Go twin). The fastest level the CPU supports
 // is chosen at start-up with golang.org/x/sys/cpu; the environment variable
 // KNNBRIDGE_NATIVE=generic|avx2|avx512|neon lowers it, and Use switches it at
 // run time (tests and benchmarks force every level that way). The build tags
