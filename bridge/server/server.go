@@ -43,6 +43,9 @@ type Deps struct {
 	LoadEmbedder func() (embed.Embedder, error)
 	// Logger for JSON logs; nil builds one at Config.LogLevel.
 	Logger *zap.Logger
+	// EmbedConfig describes the embedder configuration (secrets masked)
+	// for the one start-up configuration line.
+	EmbedConfig string
 }
 
 // Server is the sidecar. Build it with New, serve with Run (or Handler
@@ -61,6 +64,7 @@ type Server struct {
 	loadEmb   func() (embed.Embedder, error)
 	embedSem  *semaphore.Weighted
 	queries   *queryBatcher
+	embedCfg  string
 
 	draining atomic.Bool
 
@@ -92,7 +96,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	s := &Server{cfg: cfg, os: deps.Cluster, log: log, m: newMetrics(), loadEmb: deps.LoadEmbedder, embedSem: semaphore.NewWeighted(int64(n))}
+	s := &Server{cfg: cfg, os: deps.Cluster, log: log, m: newMetrics(), loadEmb: deps.LoadEmbedder, embedSem: semaphore.NewWeighted(int64(n)), embedCfg: deps.EmbedConfig}
 	s.schemas.ttl = 30 * time.Second
 	s.queries = newQueryBatcher(s, n, 64)
 	s.searcher = bridge.NewSearcher(deps.Cluster)
@@ -167,7 +171,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr string)) error {
-	s.log.Info("configuration", zap.String("sidecar", s.cfg.String()), zap.String("opensearch", s.os.Config().String()))
+	s.log.Info("configuration", zap.String("sidecar", s.cfg.String()), zap.String("opensearch", s.os.Config().String()), zap.String("embed", s.embedCfg))
 	s.StartBackground()
 	// Request contexts derive from base, which outlives Shutdown's grace
 	// period: in-flight requests keep their cluster calls until they finish

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/knnbridge/knnbridge/bridge/server"
 	"github.com/knnbridge/knnbridge/native/embed"
@@ -85,7 +84,7 @@ the shutdown timeout, and exits 0.`,
 				if err != nil {
 					return err
 				}
-				log.Info("embedder configuration", zap.String("embed", ecfg.String()))
+				deps.EmbedConfig = ecfg.String()
 				deps.LoadEmbedder = func() (embed.Embedder, error) { return embed.New(ecfg) }
 			}
 			srv, err := server.New(cfg, deps)
