@@ -41,7 +41,8 @@ func ParseMetric(s string) (Metric, error) {
 // Block sizes of the GEMM-based brute force: a query block times a database
 // block of scores (256 x 2048 floats = 2 MiB) stays in L2/L3 cache.
 const (
-	smallDim       = 16
+	// smallDim: below it, one-vs-many kernels replace the matrix product.
+	smallDim       = 4
 	flatQueryBlock = 256
 	flatDBBlock    = 2048
 )
@@ -112,9 +113,9 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 					alpha = -2
 				}
 				if d < smallDim {
-					// Short vectors (PQ sub-spaces): a matrix product with
-					// k = d this small is all overhead; one-vs-many kernels
-					// per query are faster and compute exact differences.
+					// Tiny vectors (PQ sub-spaces of 1-3 dimensions): a matrix
+					// product with k = d this small is all overhead; one-vs-
+					// many kernels per query are faster and exact.
 					for i := 0; i < m; i++ {
 						row := c[i*n : (i+1)*n]
 						qi := q[(q0+i)*d : (q0+i+1)*d]

@@ -3,8 +3,6 @@ package pq
 import (
 	"context"
 	"fmt"
-
-	"github.com/knnbridge/knnbridge/native"
 )
 
 // SearchResult holds the k nearest neighbours of each of NQ queries, best
@@ -107,9 +105,8 @@ func (ix *IndexPQ) Search(queries []float32, k, threads int) (*SearchResult, err
 			p.distanceTable(queries[qi*p.D:(qi+1)*p.D], ix.Metric, tab)
 			for i0 := 0; i0 < n; i0 += scanChunk {
 				i1 := min(i0+scanChunk, n)
-				codes := p.unpackMany(ix.Codes[i0*cs:i1*cs], i1-i0, ubuf)
 				o := out[:i1-i0]
-				native.PQLookupSum(tab, p.M, p.Ksub, codes, o)
+				p.lookup(tab, ix.Codes[i0*cs:i1*cs], ubuf, o)
 				pushScores(h, o, nil, int64(i0), 0, ix.Metric)
 			}
 			h.drain(res.Distances[qi*k:(qi+1)*k], res.IDs[qi*k:(qi+1)*k])

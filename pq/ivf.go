@@ -413,12 +413,12 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 		cs := p.CodeSize()
 		for i0 := 0; i0 < n; i0 += scanChunk {
 			i1 := min(i0+scanChunk, n)
-			codes := p.unpackMany(L.Codes[i0*cs:i1*cs], i1-i0, s.ubuf)
+			codes := L.Codes[i0*cs : i1*cs]
 			o := s.out[:i1-i0]
-			native.PQLookupSum(tab, p.M, p.Ksub, codes, o)
+			p.lookup(tab, codes, s.ubuf, o)
 			if pre != nil {
 				o2 := s.out2[:i1-i0]
-				native.PQLookupSum(pre, p.M, p.Ksub, codes, o2)
+				p.lookup(pre, codes, s.ubuf, o2)
 				for i := range o {
 					o[i] += o2[i]
 				}
