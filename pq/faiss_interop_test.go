@@ -14,15 +14,16 @@ import (
 )
 
 // faissPython finds a Python that can import faiss: $KNNBRIDGE_FAISS_PYTHON,
-// then python3 on PATH, then Debian's /usr/bin/python3 (python3-faiss
-// installs there; a pyenv or venv python3 earlier on PATH may not see it).
+// then Debian's /usr/bin/python3 (python3-faiss, installed by
+// .ci/setup.d/20-pq-faiss.sh, lives there; a pyenv or venv python3 earlier
+// on PATH may not see it), then python3 on PATH.
 func faissPython(t *testing.T) string {
 	t.Helper()
 	var cands []string
 	if p := os.Getenv("KNNBRIDGE_FAISS_PYTHON"); p != "" {
 		cands = append(cands, p)
 	}
-	cands = append(cands, "python3", "/usr/bin/python3")
+	cands = append(cands, "/usr/bin/python3", "python3")
 	var tried []string
 	for _, c := range cands {
 		out, err := exec.Command(c, "-c", "import faiss, numpy").CombinedOutput()
