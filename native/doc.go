@@ -9,13 +9,15 @@
 // (levels AVX2 and AVX512; the AVX512 level also uses VNNI and VPOPCNTDQ when
 // present, and on AMD Zen 4 keeps the 256-bit float and SGEMM kernels, which
 // measured faster there); top-k selection and FirstNonFinite are Go on every
-// level. On arm64 there is NEON assembly for Dot, L2Squared and their batch
-// forms (level NEON; the rest runs the Go twin). The fastest level the CPU supports
+// level. On arm64 there is NEON assembly for Dot, L2Squared, their batch
+// forms, the int8/uint8 kernels and Hamming (level NEON; SGEMM, Cosine and PQ
+// run the Go twin there). The fastest level the CPU supports
 // is chosen at start-up with golang.org/x/sys/cpu; the environment variable
 // KNNBRIDGE_NATIVE=generic|avx2|avx512|neon lowers it, and Use switches it at
 // run time (tests and benchmarks force every level that way). The build tags
 // purego or noasm leave only the Go twin, as does any other architecture.
-// The amd64 assembly is written by native/_generate (go generate ./native).
+// All assembly but cpuid_amd64.s is written by native/_generate
+// (go generate ./native); a test checks the committed files against it.
 //
 // Every function is safe for concurrent use; MatMul and MatMulTransB start
 // their own goroutines (the threads argument) and return when they are done.

@@ -22,7 +22,7 @@ func TestGeneratedAssemblyUpToDate(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("running the generator: %v\n%s", err, msg)
 	}
-	for _, name := range []string{"avx512_amd64.s", "avx2_amd64.s"} {
+	for _, name := range []string{"avx512_amd64.s", "avx2_amd64.s", "neon_arm64.s"} {
 		want, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {
 			t.Fatal(err)

@@ -267,6 +267,25 @@ func TestIntKernelsWrapIdentically(t *testing.T) {
 		if got := DotUint8(a, a); got != want {
 			t.Fatalf("DotUint8 wrap: %d want %d", got, want)
 		}
+		// Long bit vectors: kernels that count in narrow lanes must flush.
+		r := rand.New(rand.NewPCG(13, 14))
+		x, y := make([]byte, 100003), make([]byte, 100003)
+		for i := range x {
+			x[i], y[i] = byte(r.Uint32()), byte(r.Uint32())
+		}
+		if got, want := Hamming(x, y), hammingGeneric(x, y); got != want {
+			t.Fatalf("Hamming of 100003 bytes: %d want %d", got, want)
+		}
+		xi, yi := make([]int8, 140001), make([]int8, 140001)
+		for i := range xi {
+			xi[i], yi[i] = -128, -128
+		}
+		if got, want := DotInt8(xi, yi), dotI8Generic(xi, yi); got != want {
+			t.Fatalf("DotInt8 wrap: %d want %d", got, want)
+		}
+		if got, want := L2SquaredInt8(xi[:70001], make([]int8, 70001)), l2I8Generic(xi[:70001], make([]int8, 70001)); got != want {
+			t.Fatalf("L2SquaredInt8 wrap: %d want %d", got, want)
+		}
 	})
 }
 
