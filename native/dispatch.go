@@ -24,8 +24,8 @@ const (
 	// later). Hamming additionally uses VPOPCNTDQ when present.
 	AVX512
 	// NEON is arm64's Advanced SIMD (every arm64 CPU has it): Dot,
-	// L2Squared, their batch forms, the byte kernels and Hamming; the other
-	// kernels run the Go twin.
+	// L2Squared, their batch forms, the byte kernels, Hamming and SGEMM; the
+	// other kernels run the Go twin.
 	NEON
 )
 

@@ -10,8 +10,8 @@
 // present, and on AMD Zen 4 keeps the 256-bit float and SGEMM kernels, which
 // measured faster there); top-k selection and FirstNonFinite are Go on every
 // level. On arm64 there is NEON assembly for Dot, L2Squared, their batch
-// forms, the int8/uint8 kernels and Hamming (level NEON; SGEMM, Cosine and PQ
-// run the Go twin there). The fastest level the CPU supports
+// forms, the int8/uint8 kernels, Hamming and an 8×8 SGEMM micro-kernel (level
+// NEON; Cosine, Scale and PQ run the Go twin there). The fastest level the CPU supports
 // is chosen at start-up with golang.org/x/sys/cpu; the environment variable
 // KNNBRIDGE_NATIVE=generic|avx2|avx512|neon lowers it, and Use switches it at
 // run time (tests and benchmarks force every level that way). The build tags

@@ -73,7 +73,33 @@ func registerAsm() {
 	im.dotBatch, im.l2Batch = dotBatchNEON, l2BatchNEON
 	im.dotI8, im.l2I8, im.dotU8, im.l2U8 = dotI8Neon, l2I8Neon, dotU8Neon, l2U8Neon
 	im.hamming = hammingNeon
+	im.gemm = gemmNEON
 	impls[NEON] = &im
 }
 
-func gemmKernels() []gemmKernel { return []gemmKernel{gemmGeneric} }
+//go:noescape
+func gemm8x8NEON(kc int, a, b, t []float32)
+
+// gemm8x8Neon adapts the NEON kernel (raw tile out) to gemmKernel's contract.
+func gemm8x8Neon(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var t [64]float32
+	gemm8x8NEON(kc, a[:kc*8], b[:kc*8], t[:])
+	for i := 0; i < 8; i++ {
+		row := c[i*ldc : i*ldc+8]
+		tr := t[i*8 : i*8+8]
+		if beta == 0 {
+			for j := range row {
+				row[j] = alpha * tr[j]
+			}
+		} else {
+			for j := range row {
+				row[j] = alpha*tr[j] + beta*row[j]
+			}
+		}
+	}
+}
+
+// 8×8: 16 accumulators; kc=256 keeps the B sliver at 8 KiB.
+var gemmNEON = gemmKernel{name: "neon-8x8", mr: 8, nr: 8, kc: 256, fn: gemm8x8Neon}
+
+func gemmKernels() []gemmKernel { return []gemmKernel{gemmGeneric, gemmNEON} }

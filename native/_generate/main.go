@@ -1371,5 +1371,42 @@ func neon() string {
 	neonInt(&b, "dotU8NEON", "uint8", "uint32", false, false)
 	neonInt(&b, "l2U8NEON", "uint8", "uint32", false, true)
 	b.p("%s", hammingNEON)
+	b.p("%s", gemmNEON())
+	return b.String()
+}
+
+// gemmNEON: SGEMM micro-kernel 8×8 on NEON. Per k step it loads 8 floats of
+// packed B (V0, V1) and 8 of packed A (V2, V3) and issues 16 FMLA-by-element
+// into V16–V31 (row i in V16+2i, V17+2i). It stores the raw 8×8 tile to t
+// (row-major); the Go wrapper applies alpha and beta.
+func gemmNEON() string {
+	var b buf
+	b.p(`
+// func gemm8x8NEON(kc int, a, b, t []float32)
+TEXT ·gemm8x8NEON(SB), NOSPLIT, $0-80
+	MOVD kc+0(FP), R3
+	MOVD a_base+8(FP), R0
+	MOVD b_base+32(FP), R1
+	MOVD t_base+56(FP), R2
+`)
+	for i := 16; i < 32; i++ {
+		b.p("\tVEOR V%d.B16, V%d.B16, V%d.B16\n", i, i, i)
+	}
+	b.p("\tCBZ R3, g8store\ng8loop:\n\tVLD1.P 32(R1), [V0.S4, V1.S4]\n\tVLD1.P 32(R0), [V2.S4, V3.S4]\n")
+	for i := 0; i < 8; i++ {
+		rm := 2 + i/4
+		lane := i % 4
+		for j := 0; j < 2; j++ {
+			d := 16 + 2*i + j
+			// FMLA Vd.4S, Vn.4S, Vm.S[lane]: 0x4F801000 | L<<21 | M<<20 | Rm<<16 | H<<11 | Rn<<5 | Rd
+			x := uint32(0x4F801000) | uint32(lane&1)<<21 | uint32(rm>>4)<<20 | uint32(rm&15)<<16 | uint32(lane>>1)<<11 | uint32(j)<<5 | uint32(d)
+			word(&b, x, fmt.Sprintf("FMLA V%d.4S, V%d.4S, V%d.S[%d]", d, j, rm, lane))
+		}
+	}
+	b.p("\tSUB $1, R3, R3\n\tCBNZ R3, g8loop\ng8store:\n")
+	for i := 0; i < 8; i++ {
+		b.p("\tVST1.P [V%d.S4, V%d.S4], 32(R2)\n", 16+2*i, 17+2*i)
+	}
+	b.p("\tRET\n")
 	return b.String()
 }
