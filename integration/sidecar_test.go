@@ -25,6 +25,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"sigs.k8s.io/yaml"
 
 	"github.com/knnbridge/knnbridge/bridge/server"
@@ -258,6 +262,11 @@ func (s *sidecar) call(t testing.TB, method, route, path, contentType string, bo
 	}
 	if resp.StatusCode == 500 || bytes.Contains(b, []byte("goroutine ")) {
 		t.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if route != "" && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := scValidate(t, req, resp.StatusCode, resp.Header, b); err != nil {
+			t.Errorf("%s %s -> %d does not match openapi.yaml: %v\n%s", method, path, resp.StatusCode, err, b)
+		}
 	}
 	key := method + " " + route
 	scObserved.Lock()
@@ -896,4 +905,38 @@ func scLogMeans(t *testing.T, s *sidecar) {
 	es := val(`knnbridge_embed_duration_seconds_sum`) / val(`knnbridge_embed_duration_seconds_count`)
 	bs := val(`knnbridge_embed_batch_size_sum`) / val(`knnbridge_embed_batch_size_count`)
 	t.Logf("LOAD sidecar means: search (OpenSearch) %.0f ms, embedding call %.0f ms, %.1f texts per embedding call", ms*1000, es*1000, bs)
+}
+
+var (
+	scRouterOnce sync.Once
+	scRouter     routers.Router
+	scRouterErr  error
+)
+
+// scValidate checks one answer of the real server against the documented
+// response: status, content type and JSON schema (kin-openapi).
+func scValidate(t testing.TB, req *http.Request, status int, header http.Header, body []byte) error {
+	scRouterOnce.Do(func() {
+		doc, err := openapi3.NewLoader().LoadFromData(server.OpenAPI)
+		if err != nil {
+			scRouterErr = err
+			return
+		}
+		doc.Servers = openapi3.Servers{{URL: "http://sidecar.test"}}
+		scRouter, scRouterErr = gorillamux.NewRouter(doc)
+	})
+	if scRouterErr != nil {
+		return scRouterErr
+	}
+	r := req.Clone(context.Background())
+	r.URL.Host, r.Host = "sidecar.test", "sidecar.test" // every test's sidecar has its own port
+	route, params, err := scRouter.FindRoute(r)
+	if err != nil {
+		return err
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: header,
+		Body: io.NopCloser(bytes.NewReader(body)), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	return openapi3filter.ValidateResponse(context.Background(), out)
 }
