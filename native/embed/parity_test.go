@@ -199,7 +199,7 @@ func TestParityEmbeddings(t *testing.T) {
 			t.Errorf("case %d (%s) %q: cosine %.6f < 0.9999", i, c.Kind, trunc(texts[i]), cs)
 		}
 	}
-	t.Logf("worst cosine %.7f (%s) over %d inputs", worst, cases[worstI].Kind, len(cases))
+	t.Logf("worst cosine %.9f (1-cos %.2e, %s) over %d inputs", worst, 1-worst, cases[worstI].Kind, len(cases))
 }
 
 func cosine64(a, b []float32) float64 {
