@@ -95,3 +95,29 @@ func TestAVX2KernelsMatchScalar(t *testing.T) {
 		}
 	}
 }
+
+func TestSoftmaxMatchesReference(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 8, 9, 16, 23, 128, 257} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(math.Sin(float64(i*7+n))) * 9
+		}
+		x[n/2] = 30 // the max somewhere in the middle
+		var mx float64 = -1e9
+		for _, v := range x {
+			mx = max(mx, float64(v))
+		}
+		want := make([]float64, n)
+		var sum float64
+		for i, v := range x {
+			want[i] = math.Exp(float64(v) - mx)
+			sum += want[i]
+		}
+		softmax(x)
+		for i := range x {
+			if d := math.Abs(float64(x[i]) - want[i]/sum); d > 1e-6 {
+				t.Fatalf("n=%d i=%d: %v, want %v", n, i, x[i], want[i]/sum)
+			}
+		}
+	}
+}

@@ -237,28 +237,31 @@ func grow(b []float32, n int) []float32 {
 }
 
 func softmax(x []float32) {
+	n8 := 0
+	if useAVX2 {
+		n8 = len(x) &^ 7
+	}
 	mx := x[0]
-	for _, v := range x[1:] {
+	if n8 > 0 {
+		mx = maxAVX2(x[:n8])
+	}
+	for _, v := range x[n8:] {
 		mx = max(mx, v)
 	}
 	var s float32
-	if useAVX2 && len(x) >= 8 {
-		n := len(x) &^ 7
-		s = expShiftSumAVX2(x[:n], mx)
-		for i, v := range x[n:] {
-			e := expf(v - mx)
-			x[n+i] = e
-			s += e
-		}
-	} else {
-		for i, v := range x {
-			e := expf(v - mx)
-			x[i] = e
-			s += e
-		}
+	if n8 > 0 {
+		s = expShiftSumAVX2(x[:n8], mx)
+	}
+	for i, v := range x[n8:] {
+		e := expf(v - mx)
+		x[n8+i] = e
+		s += e
 	}
 	inv := 1 / s
-	for i := range x {
+	if n8 > 0 {
+		scaleAVX2(x[:n8], inv)
+	}
+	for i := n8; i < len(x); i++ {
 		x[i] *= inv
 	}
 }

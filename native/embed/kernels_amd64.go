@@ -15,3 +15,9 @@ func geluAVX2(x []float32)
 
 //go:noescape
 func kern6x16AVX2(k int, a *float32, lda int, b *float32, bias *float32, c *float32, ldc int)
+
+//go:noescape
+func maxAVX2(x []float32) float32
+
+//go:noescape
+func scaleAVX2(x []float32, s float32)

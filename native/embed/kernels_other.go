@@ -11,3 +11,7 @@ func geluAVX2(x []float32) { panic("unreachable") }
 func kern6x16AVX2(k int, a *float32, lda int, b *float32, bias *float32, c *float32, ldc int) {
 	panic("unreachable")
 }
+
+func maxAVX2(x []float32) float32 { panic("unreachable") }
+
+func scaleAVX2(x []float32, s float32) { panic("unreachable") }
