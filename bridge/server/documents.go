@@ -93,6 +93,7 @@ func (s *Server) postDocuments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	inputDocs := countLines(ndjson)
 	// The input keys are the index field names, so a document that
 	// arrives as {"text": ..., "embedding": [...]} is stored as is.
 	opts := ingest.Options{IDField: idField, VectorField: vf.Path, TextField: textField}
@@ -162,7 +163,7 @@ func (s *Server) postDocuments(w http.ResponseWriter, r *http.Request) error {
 	rep, runErr := ld.Run(ctx)
 	resp := documentsResponse{Index: name, Retried: rep.Stats.Retried, Embedded: embedded}
 	committed := rep.Checkpoint.Next.Record
-	total := rd.count()
+	total := max(rd.count(), inputDocs) // documents never read (the load stopped) are not_sent too
 	resp.Items = make([]DocResult, 0, total)
 	for i := int64(0); i < total; i++ {
 		it := DocResult{Position: i, ID: rd.id(i)}
@@ -202,6 +203,25 @@ func (s *Server) postDocuments(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, status, resp)
 	return nil
+}
+
+// countLines counts the non-blank lines: the documents of an NDJSON body
+// (the JSONL reader skips blank lines).
+func countLines(b []byte) int64 {
+	var n int64
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		line := b
+		if i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // pickVectorField resolves the vector field: the one named, or the only

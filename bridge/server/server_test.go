@@ -437,6 +437,14 @@ func TestToNDJSON(t *testing.T) {
 	}
 }
 
+func TestCountLines(t *testing.T) {
+	for body, want := range map[string]int64{"": 0, "{}": 1, "{}\n": 1, "{}\n\n  \n{}": 2, "\n{}\r\n{}\n": 2} {
+		if got := countLines([]byte(body)); got != want {
+			t.Errorf("countLines(%q) = %d, want %d", body, got, want)
+		}
+	}
+}
+
 func TestConfinedPath(t *testing.T) {
 	root := t.TempDir()
 	for _, bad := range []string{"/etc/passwd", "../x", "a/../../x", ""} {
