@@ -146,3 +146,16 @@ func BenchmarkSGEMM(b *testing.B) {
 		}
 	}
 }
+
+// One query against a block of vectors through MatMulTransB (m = 1).
+func BenchmarkSGEMMOneRow(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	const n, k = 4096, 384
+	a, bt, c := randF32(r, k), randF32(r, n*k), make([]float32, n)
+	forEachLevelB(b, fmt.Sprintf("m=1/n=%d/k=%d", n, k), func(b *testing.B) {
+		b.SetBytes(4 * n * k)
+		for b.Loop() {
+			MatMulTransB(c, a, bt, 1, n, k, 1, 0, 1)
+		}
+	})
+}

@@ -29,7 +29,8 @@ func gemmBlocking(k gemmKernel) (mc, kc int) {
 // B (n×k) and C (m×n), using up to threads goroutines over strips of rows
 // of C, or of columns when there are too few rows (threads ≤ 0 means
 // GOMAXPROCS). Strips are aligned to the micro-kernel's tile grid, so the
-// result does not depend on threads. With beta = 0, C is not read (it may
+// result does not depend on threads. With fewer than 4 rows in A it runs
+// one-vs-many dot products instead (no packing). With beta = 0, C is not read (it may
 // hold NaN); with alpha = 0 or k = 0, A and B are not read and C = beta*C.
 func MatMulTransB(c, a, b []float32, m, n, k int, alpha, beta float32, threads int) {
 	if m < 0 || n < 0 || k < 0 || len(a) != m*k || len(b) != n*k || len(c) != m*n {
@@ -65,7 +66,12 @@ func gemm(c, a, b []float32, m, n, k int, alpha, beta float32, threads int, tran
 		scaleC(c, beta)
 		return
 	}
-	kern := cur.Load().gemm
+	im := cur.Load()
+	if transB && m < gemmDotRows {
+		gemmByDots(im, c, a, b, m, n, k, alpha, beta)
+		return
+	}
+	kern := im.gemm
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
@@ -107,6 +113,37 @@ func gemm(c, a, b []float32, m, n, k int, alpha, beta float32, threads int, tran
 		}()
 	}
 	wg.Wait()
+}
+
+// gemmDotRows: below this many rows of A, A·Bᵀ runs as one-vs-many dot
+// products (the DotBatch kernel) on B in place. Packing B would cost about
+// as much as the whole product when A has only a row or two, as in a single
+// query against a block of vectors.
+const gemmDotRows = 4
+
+func gemmByDots(im *impl, c, a, b []float32, m, n, k int, alpha, beta float32) {
+	var tmp []float32
+	if beta != 0 {
+		tmp = make([]float32, n)
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*n : (i+1)*n]
+		out := row
+		if beta != 0 {
+			out = tmp
+		}
+		runBatch(im.dotBatch, a[i*k:(i+1)*k], b, out)
+		switch {
+		case beta != 0:
+			for j := range row {
+				row[j] = alpha*tmp[j] + beta*row[j]
+			}
+		case alpha != 1:
+			for j := range row {
+				row[j] *= alpha
+			}
+		}
+	}
 }
 
 type gemmBufs struct{ a, b, tmp []float32 }
