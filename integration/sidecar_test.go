@@ -719,14 +719,15 @@ func TestSidecarGracefulShutdown(t *testing.T) {
 	for i := 0; i < inflight; i++ {
 		go func() {
 			results <- s.api(t, "POST", "", "/v1/train", map[string]any{"name": fmt.Sprintf("shutdown%d", i), "source": map[string]any{"index": idx, "sample": 2000},
-				"nlist": []int{16}, "m": []int{0, 8}, "nprobe": []int{1, 4}, "queries": 50, "target_recall": 0.99})
+				"nlist": []int{16, 32}, "m": []int{0, 8}, "nprobe": []int{1, 4}, "queries": 50, "target_recall": 0.99})
 		}()
 	}
-	// Wait until the requests are being served (the gauge counts the
-	// /metrics request too).
+	// Wait until training requests are being served (the gauge counts the
+	// /metrics request too; on a fast machine not all three need to be
+	// caught at once).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if n := scInFlight(t, s); n >= inflight+1 {
+		if n := scInFlight(t, s); n >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
