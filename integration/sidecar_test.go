@@ -941,3 +941,56 @@ func scValidate(t testing.TB, req *http.Request, status int, header http.Header,
 		Body: io.NopCloser(bytes.NewReader(body)), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
 	return openapi3filter.ValidateResponse(context.Background(), out)
 }
+
+// TestBenchCommand runs `knnbridge bench` against a real index: recall
+// against exact ground truth per ef_search, JSON output and the PNG plot.
+func TestBenchCommand(t *testing.T) {
+	c := Start(t)
+	s := startSidecar(t, c)
+	s.waitReady(t, false)
+	idx := c.Index(t, "bench")
+	scExpect(t, s.api(t, "PUT", "", "/v1/indexes/"+idx, scSidecarSpec(16)), 200)
+	r := rand.New(rand.NewPCG(7, 8))
+	var sb strings.Builder
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&sb, "{\"id\":\"b%d\",\"embedding\":%s}\n", i, scMustJSON(scUnitVector(r, 16)))
+	}
+	scExpect(t, s.call(t, "POST", "", "/v1/indexes/"+idx+"/documents?refresh=true", "application/x-ndjson", sb.String(), s.Token), 200)
+	png := filepath.Join(t.TempDir(), "bench.png")
+	cmd := exec.Command(scKnnbridgeBinary(t), "bench", "--index", idx, "--queries", "20", "--ef", "10,100", "--png", png, "-o", "json")
+	cmd.Env = append(os.Environ(), "KNNBRIDGE_OPENSEARCH_URLS="+c.URL)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Docs   int64 `json:"documents"`
+		Points []struct {
+			EfSearch int     `json:"ef_search"`
+			Recall   float64 `json:"recall_at_k"`
+			P50      float64 `json:"p50_ms"`
+		} `json:"points"`
+		PNG string `json:"png"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("bench -o json: %v: %s", err, out)
+	}
+	if rep.Docs != 300 || len(rep.Points) != 2 || rep.PNG != png {
+		t.Fatalf("bench report: %s", out)
+	}
+	for _, p := range rep.Points {
+		if p.Recall < 0 || p.Recall > 1 || p.P50 <= 0 {
+			t.Errorf("point %+v", p)
+		}
+	}
+	// 300 vectors and ef_search 100: HNSW should find (nearly) the exact
+	// neighbours.
+	if rep.Points[1].Recall < 0.9 {
+		t.Errorf("recall@10 at ef_search=100 on 300 docs: %.3f", rep.Points[1].Recall)
+	}
+	if b, err := os.ReadFile(png); err != nil || len(b) < 8 || string(b[1:4]) != "PNG" {
+		t.Errorf("plot: %v", err)
+	}
+}
