@@ -13,11 +13,19 @@ import (
 // must be no longer than 512 bytes", IndexRequest.validate).
 const MaxIDBytes = 512
 
-// DocID returns the document _id: the input id when present, else a content
-// hash. The hash covers the record number as well as the vector, text and
-// fields, so two identical rows of one file stay two documents (the index
-// count then equals the accepted count) while a re-run or a resume of the same
-// file produces the same ids and overwrites instead of duplicating.
+// DocID returns the document _id: the input id when present, else the
+// record number and a content hash, "000000001234-<11 base64url chars>".
+//
+// The hash covers the record number as well as the vector, text and fields,
+// so two identical rows of one file stay two documents (the index count then
+// equals the accepted count) while a re-run or a resume of the same file
+// produces the same ids and overwrites instead of duplicating.
+//
+// The zero-padded record number in front makes ids readable (a rejected or
+// missing document can be traced to its input record at a glance) and
+// ascending with the input, which keeps the cluster's per-document id
+// lookups local; on this project's 2-core reference node no throughput
+// difference against a bare hash was measurable (issue 7 note).
 func DocID(r *Record) string {
 	if r.ID != "" {
 		return r.ID
@@ -39,7 +47,15 @@ func DocID(r *Record) string {
 		h.Write(f.Raw)
 	}
 	var sum [32]byte
-	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:16])
+	out := make([]byte, 0, 24)
+	num := strconv.AppendInt(nil, r.Pos.Record, 10)
+	for range 12 - len(num) {
+		out = append(out, '0')
+	}
+	out = append(out, num...)
+	out = append(out, '-')
+	out = base64.RawURLEncoding.AppendEncode(out, h.Sum(sum[:0])[:8])
+	return string(out)
 }
 
 // Encoder appends bulk "index" actions. The target index is in the request

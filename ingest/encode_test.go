@@ -65,8 +65,12 @@ func TestAppendDocAndStrings(t *testing.T) {
 	b.Pos.Record = 2
 	c := a
 	c.Vector = []float32{1, 3}
-	if DocID(&a) == DocID(&b) || DocID(&a) == DocID(&c) || len(DocID(&a)) != 22 {
-		t.Fatal("ids collide")
+	if DocID(&a) == DocID(&b) || DocID(&a) == DocID(&c) || len(DocID(&a)) != 24 || !strings.HasPrefix(DocID(&a), "000000000001-") {
+		t.Fatalf("ids collide or have the wrong shape: %s %s %s", DocID(&a), DocID(&b), DocID(&c))
+	}
+	// Ascending with the input (id lookups in the cluster stay cheap).
+	if !(DocID(&a) < DocID(&b)) {
+		t.Fatal("ids do not ascend with the record number")
 	}
 }
 
