@@ -121,3 +121,42 @@ func TestSoftmaxMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+func TestLayerNormMatchesReference(t *testing.T) {
+	for _, H := range []int{8, 12, 384} {
+		rows := 5
+		x := make([]float32, rows*H)
+		res := make([]float32, rows*H)
+		w := make([]float32, H)
+		b := make([]float32, H)
+		for i := range x {
+			x[i] = float32(math.Sin(float64(i))*3 + 10) // large mean: tests the two-pass variance
+			res[i] = float32(math.Cos(float64(i * 3)))
+		}
+		for j := range w {
+			w[j], b[j] = float32(1+0.01*float64(j)), float32(0.1*float64(j%5))
+		}
+		want := make([]float64, len(x))
+		for r := 0; r < rows; r++ {
+			var mean, vr float64
+			for j := 0; j < H; j++ {
+				mean += float64(x[r*H+j] + res[r*H+j])
+			}
+			mean /= float64(H)
+			for j := 0; j < H; j++ {
+				d := float64(x[r*H+j]+res[r*H+j]) - mean
+				vr += d * d
+			}
+			vr /= float64(H)
+			for j := 0; j < H; j++ {
+				want[r*H+j] = (float64(x[r*H+j]+res[r*H+j])-mean)/math.Sqrt(vr+1e-12)*float64(w[j]) + float64(b[j])
+			}
+		}
+		layerNormRows(x, res, w, b, H, 1e-12, 2)
+		for i := range x {
+			if d := math.Abs(float64(x[i]) - want[i]); d > 2e-5 {
+				t.Fatalf("H=%d i=%d: %v, want %v", H, i, x[i], want[i])
+			}
+		}
+	}
+}

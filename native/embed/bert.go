@@ -168,6 +168,17 @@ func layerNormRows(x, res, w, b []float32, H int, eps float32, threads int) {
 	parallelRows(rows, threads, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			row := x[r*H : (r+1)*H]
+			if useAVX2 && H%8 == 0 {
+				// Same two-pass mean / variance, in float32 lanes.
+				var rr []float32
+				if res != nil {
+					rr = res[r*H : (r+1)*H]
+				}
+				mu := addSumAVX2(row, rr) / float32(H)
+				vr := sqDevSumAVX2(row, mu) / float32(H)
+				normAffineAVX2(row, w, b, mu, float32(1/math.Sqrt(float64(vr)+float64(eps))))
+				continue
+			}
 			if res != nil {
 				rr := res[r*H : (r+1)*H]
 				for j := range row {

@@ -21,3 +21,12 @@ func maxAVX2(x []float32) float32
 
 //go:noescape
 func scaleAVX2(x []float32, s float32)
+
+//go:noescape
+func addSumAVX2(x, res []float32) float32
+
+//go:noescape
+func sqDevSumAVX2(x []float32, mean float32) float32
+
+//go:noescape
+func normAffineAVX2(x, w, b []float32, mean, inv float32)

@@ -426,3 +426,87 @@ scaleloop:
 scaledone:
 	VZEROUPPER
 	RET
+
+#define HSUM_Y0_TO_X0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS X1, X0, X0 \
+	VHADDPS X0, X0, X0 \
+	VHADDPS X0, X0, X0
+
+// func addSumAVX2(x, res []float32) float32
+// x[i] += res[i] (res may be empty: no add); returns the sum of x.
+// len(x) is a multiple of 8.
+TEXT ·addSumAVX2(SB), NOSPLIT, $0-52
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ res_base+24(FP), DI
+	MOVQ res_len+32(FP), DX
+	SHRQ $3, CX
+	VXORPS Y0, Y0, Y0
+	TESTQ DX, DX
+	JZ sumonly
+addloop:
+	VMOVUPS (SI), Y2
+	VADDPS (DI), Y2, Y2
+	VMOVUPS Y2, (SI)
+	VADDPS Y2, Y0, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ addloop
+	JMP addsumdone
+sumonly:
+	VADDPS (SI), Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ sumonly
+addsumdone:
+	HSUM_Y0_TO_X0
+	VMOVSS X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func sqDevSumAVX2(x []float32, mean float32) float32
+// sum of (x[i]-mean)^2; len(x) is a multiple of 8.
+TEXT ·sqDevSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	SHRQ $3, CX
+	VBROADCASTSS mean+24(FP), Y3
+	VXORPS Y0, Y0, Y0
+sqloop:
+	VMOVUPS (SI), Y2
+	VSUBPS Y3, Y2, Y2
+	VFMADD231PS Y2, Y2, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ sqloop
+	HSUM_Y0_TO_X0
+	VMOVSS X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func normAffineAVX2(x, w, b []float32, mean, inv float32)
+// x[i] = (x[i]-mean)*inv*w[i] + b[i]; len(x) is a multiple of 8.
+TEXT ·normAffineAVX2(SB), NOSPLIT, $0-80
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ w_base+24(FP), DI
+	MOVQ b_base+48(FP), DX
+	SHRQ $3, CX
+	VBROADCASTSS mean+72(FP), Y3
+	VBROADCASTSS inv+76(FP), Y4
+naloop:
+	VMOVUPS (SI), Y2
+	VSUBPS Y3, Y2, Y2
+	VMULPS Y4, Y2, Y2
+	VMOVUPS (DX), Y5
+	VFMADD231PS (DI), Y2, Y5
+	VMOVUPS Y5, (SI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ naloop
+	VZEROUPPER
+	RET

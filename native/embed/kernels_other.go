@@ -15,3 +15,9 @@ func kern6x16AVX2(k int, a *float32, lda int, b *float32, bias *float32, c *floa
 func maxAVX2(x []float32) float32 { panic("unreachable") }
 
 func scaleAVX2(x []float32, s float32) { panic("unreachable") }
+
+func addSumAVX2(x, res []float32) float32 { panic("unreachable") }
+
+func sqDevSumAVX2(x []float32, mean float32) float32 { panic("unreachable") }
+
+func normAffineAVX2(x, w, b []float32, mean, inv float32) { panic("unreachable") }
