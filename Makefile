@@ -37,7 +37,7 @@ integration-test: $(TEST_PREREQS)
 	  echo "integration tests against the running local node $$url"; \
 	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
 	else \
-	  url=$$(compose/local.sh up) || exit 1; \
+	  url=$$(KNNBRIDGE_OPENSEARCH_WRITE_QUEUE=$(TEST_WRITE_QUEUE) compose/local.sh up) || exit 1; \
 	  trap 'compose/local.sh down' EXIT; \
 	  echo "integration tests against a node provisioned for this run: $$url"; \
 	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
@@ -55,7 +55,7 @@ opensearch-status:
 	@compose/local.sh status
 
 demo: build
-	@url=$${OPENSEARCH_URL:-$$(compose/local.sh up)} && OPENSEARCH_URL=$$url ./bin/knnbridge cluster info
+	@url=$${OPENSEARCH_URL:-$$(compose/local.sh up)} && OPENSEARCH_URL=$$url ./bin/knnbridge demo
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
