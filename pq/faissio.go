@@ -427,13 +427,15 @@ func (r *freader) index(top bool) (any, error) {
 		return r.ivf(h == fourcc("IwPQ"))
 	case fourcc("IxPq"):
 		return r.indexPQ()
+	case fourcc("IxMp"), fourcc("IxM2"):
+		return r.idMap()
 	}
 	r.off = start
 	hint := ""
 	if start == 0 && top && len(r.b) >= 4 && !looksLikeFourcc(r.b[:4]) {
 		hint = " (this does not look like a faiss index file)"
 	}
-	return nil, r.fail("index type %s is not supported (supported: IndexIVFFlat \"IwFl\", IndexIVFPQ \"IwPQ\", IndexPQ \"IxPq\", flat quantizers)%s", fourccString(h), hint)
+	return nil, r.fail("index type %s is not supported (supported: IndexIVFFlat \"IwFl\", IndexIVFPQ \"IwPQ\", IndexPQ \"IxPq\", IndexIDMap \"IxMp\" around an IVF, flat quantizers)%s", fourccString(h), hint)
 }
 
 func looksLikeFourcc(b []byte) bool {
@@ -695,4 +697,43 @@ func (r *freader) indexPQ() (*IndexPQ, error) {
 		return nil, err
 	}
 	return &IndexPQ{PQ: p, Metric: hd.metric, Codes: codes, NTotal: hd.ntotal}, nil
+}
+
+// idMap reads faiss's IndexIDMap / IndexIDMap2 (index header, the wrapped
+// index, vector<int64> id_map), the wrapper the k-NN plugin's faiss engine
+// puts around its per-segment indexes. Only an IVF inside is supported: its
+// list ids (positions 0..n-1) are replaced by the user ids they map to, so
+// the result is an ordinary *IVF (written back without the wrapper).
+func (r *freader) idMap() (*IVF, error) {
+	hd, err := r.header()
+	if err != nil {
+		return nil, err
+	}
+	sub := r.off
+	inner, err := r.index(false)
+	if err != nil {
+		return nil, err
+	}
+	ix, ok := inner.(*IVF)
+	if !ok {
+		r.off = sub
+		return nil, r.fail("IndexIDMap around %T is not supported (only IVF indexes)", inner)
+	}
+	n, err := r.count(8, "IndexIDMap id_map")
+	if err != nil {
+		return nil, err
+	}
+	if int64(n) != hd.ntotal || ix.NTotal != hd.ntotal {
+		return nil, r.fail("IndexIDMap maps %d ids, header ntotal %d, wrapped index holds %d", n, hd.ntotal, ix.NTotal)
+	}
+	ids := r.i64s(n)
+	for l := range ix.Lists {
+		for i, pos := range ix.Lists[l].IDs {
+			if pos < 0 || pos >= int64(n) {
+				return nil, r.fail("list %d entry %d has position %d outside the id map (%d ids)", l, i, pos, n)
+			}
+			ix.Lists[l].IDs[i] = ids[pos]
+		}
+	}
+	return ix, nil
 }

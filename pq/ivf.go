@@ -299,13 +299,14 @@ func (ix *IVF) Search(queries []float32, k, nprobe, threads int) (*SearchResult,
 		nprobe = max(ix.Nprobe, 1)
 	}
 	nprobe = min(nprobe, ix.Nlist)
-	if ix.cnorms == nil {
-		ix.cnorms = rowNorms(ix.Centroids, ix.Nlist, ix.D, 1)
+	// Search only reads the index once Train, ReadIndex or Add has cached
+	// the norms and tables, so concurrent searches are safe; an index put
+	// together by hand gets them computed here for this call only.
+	cnorms := ix.cnorms
+	if cnorms == nil {
+		cnorms = rowNorms(ix.Centroids, ix.Nlist, ix.D, 1)
 	}
-	if ix.Kind == IVFPQ && ix.precomputed == nil && !ix.precomputedOff {
-		ix.precompute()
-	}
-	cdis, clist := flatSearch(queries, nq, ix.Centroids, ix.Nlist, ix.D, nprobe, ix.Metric, ix.cnorms, threads)
+	cdis, clist := flatSearch(queries, nq, ix.Centroids, ix.Nlist, ix.D, nprobe, ix.Metric, cnorms, threads)
 	res := &SearchResult{NQ: nq, K: k, Distances: make([]float32, nq*k), IDs: make([]int64, nq*k)}
 	parallelDynamic(nq, 8, threads, func(_, lo, hi int) {
 		s := newIVFScratch(ix, k)

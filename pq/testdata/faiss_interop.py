@@ -46,7 +46,11 @@ def main():
             metric = faiss.METRIC_INNER_PRODUCT if e["metric"] == "ip" else faiss.METRIC_L2
             index = faiss.index_factory(d, e["factory"], metric)
             index.train(xt)
-            if e.get("ids"):
+            if e.get("idmap"):
+                # as the k-NN plugin's faiss engine: IndexIDMap around the index
+                index = faiss.IndexIDMap(index)
+                index.add_with_ids(xb, ids)
+            elif e.get("ids"):
                 index.add_with_ids(xb, ids)
             else:
                 index.add(xb)
