@@ -3,7 +3,8 @@
 # the same run: k-means k=1024 (20 iterations), IVF1024,PQ16x8 training,
 # recall@10 and QPS at nprobe 8/16/64, 2 threads each. Prints ratios.
 #
-#   bench/pq/run.sh [n=200000] [d=128]
+#   bench/pq/run.sh [n=200000] [d=128]          (synthetic clustered data)
+#   BASE_NPY=b.npy QUERIES_NPY=q.npy bench/pq/run.sh   (any float32 pair)
 #
 # faiss-cpu is installed into a venv under the cache dir on first use.
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the faiss run only (they
@@ -20,9 +21,11 @@ if ! "$VENV/bin/python" -c 'import faiss, numpy' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q faiss-cpu numpy
 fi
-BASE=$CACHE/base_${N}x${D}.npy
-Q=$CACHE/queries_${D}.npy
-if [ ! -s "$BASE" ] || [ ! -s "$Q" ]; then
+# BASE_NPY / QUERIES_NPY: run on your own float32 .npy pair instead (e.g. the
+# real-embeddings case (b) once its cached embeddings exist).
+BASE=${BASE_NPY:-$CACHE/base_${N}x${D}.npy}
+Q=${QUERIES_NPY:-$CACHE/queries_${D}.npy}
+if [ -z "${BASE_NPY:-}" ] && { [ ! -s "$BASE" ] || [ ! -s "$Q" ]; }; then
   "$VENV/bin/python" bench/pq/gen_data.py "$N" "$D" 1000 1000 "$BASE" "$Q"
 fi
 go build -o "$CACHE/pq-bench" ./bench/pq
@@ -52,7 +55,7 @@ def best(lines):
     return b
 o, t = best(sys.argv[1]), best(sys.argv[2])
 print(f"best of {o['runs']} alternating runs per side")
-print(f"data: {o['n']} x {o['d']} clustered, {o['nq']} queries, threads={o['threads']}, faiss-cpu {t['faiss_version']}")
+print(f"data: {o['n']} x {o['d']}, {o['nq']} queries, threads={o['threads']}, faiss-cpu {t['faiss_version']}")
 print(f"{'metric':32} {'knnbridge':>12} {'faiss':>12} {'ratio':>8}")
 def row(name, a, b, fmt="{:.3f}"):
     print(f"{name:32} {fmt.format(a):>12} {fmt.format(b):>12} {a / b if b else float('nan'):>8.3f}")
