@@ -288,7 +288,9 @@ func (m *Migrator) verifySample(ctx context.Context, st *migrate.State, v *migra
 	for i, s := range src {
 		d := dst[i]
 		if d == nil {
-			if v.SourceChanging {
+			// Absent from the target: written to the source after the
+			// last catch-up, or deleted by an application after cutover.
+			if v.SourceChanging || v.TargetWritten {
 				v.InFlight++
 				continue
 			}
@@ -550,15 +552,13 @@ func (m *Migrator) Cutover(ctx context.Context, alias string, o CutoverOptions) 
 		return st, err
 	}
 	st.Deleted += del
-	tRec := time.Now()
-	if del > 0 { // reconcile refreshed the target after the catch-up already
-		if err := m.refresh(ctx, p.Target); err != nil {
-			return st, err
-		}
-	}
-	m.logf("cutover under write block: wait for in-flight writes %s, last catch-up %s (%d documents), deletes %s (%d), refresh %s",
+	// No refresh here: reconcile refreshed the target after the last
+	// copies; its few deletes become visible with the next refresh, the
+	// same near-real-time rule as any delete (and a search-idle shard
+	// refreshes before it answers).
+	m.logf("cutover under write block: wait for in-flight writes %s, last catch-up %s (%d documents), deletes %s (%d)",
 		tQuiet.Sub(blockedAt).Round(time.Millisecond), tCatch.Sub(tQuiet).Round(time.Millisecond), last,
-		tRec.Sub(tCatch).Round(time.Millisecond), del, time.Since(tRec).Round(time.Millisecond))
+		time.Since(tCatch).Round(time.Millisecond), del)
 	tseqs, err := m.shardSeqs(ctx, p.Target)
 	if err != nil {
 		return st, err
