@@ -164,7 +164,7 @@ func Sweep(ctx context.Context, train, base, queries []float32, d int, cfg Sweep
 					ix, err = NewIVFPQ(d, nlist, m, nbits, cfg.Metric)
 				}
 				if err != nil {
-					return nil, fmt.Errorf("pq: %s: %w", indexName(nlist, m, nbits), err)
+					return nil, fmt.Errorf("%s: %w", indexName(nlist, m, nbits), err)
 				}
 				if coarse != nil {
 					ix.Centroids = coarse
@@ -173,7 +173,7 @@ func Sweep(ctx context.Context, train, base, queries []float32, d int, cfg Sweep
 				t0 := time.Now()
 				w, err := ix.Train(ctx, train, cfg.Train)
 				if err != nil {
-					return nil, fmt.Errorf("pq: %s: %w", indexName(nlist, m, nbits), err)
+					return nil, fmt.Errorf("%s: %w", indexName(nlist, m, nbits), err)
 				}
 				trainSec := time.Since(t0).Seconds()
 				for _, s := range w {

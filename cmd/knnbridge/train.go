@@ -108,7 +108,6 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f *trainFlags) error {
 	stderr := cmd.ErrOrStderr()
 	if !f.quiet {
 		cfg.Progress = func(s string) { fmt.Fprintln(stderr, "train:", s) }
-		cfg.Train.Warn = func(s string) { fmt.Fprintln(stderr, "train: warning:", s) }
 	}
 	x, d, err := pq.ReadVectorsFile(f.input, f.maxVectors)
 	if err != nil {
@@ -136,6 +135,9 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := printTrainReport(cmd, rep); err != nil {
+		return err
+	}
 	if f.out != "" {
 		ix := rep.RecommendedIndex()
 		if ix == nil {
@@ -155,6 +157,10 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f *trainFlags) error {
 			fmt.Fprintf(stderr, "train: wrote %s (%s, nprobe=%d)\n", f.out, rep.Recommended.Index, ix.Nprobe)
 		}
 	}
+	return nil
+}
+
+func printTrainReport(cmd *cobra.Command, rep *pq.Report) error {
 	out := cmd.OutOrStdout()
 	if outputFormat == "json" {
 		enc := json.NewEncoder(out)
