@@ -101,7 +101,7 @@ type Report struct {
 	Recommended  *EvalPoint   `json:"recommended,omitempty"`
 	Reason       string       `json:"reason"`
 	Warnings     []string     `json:"warnings,omitempty"`
-	Indexes      map[int]*IVF `json:"-"` // trained index per point (by position), for writing
+	Indexes      map[int]*IVF `json:"-"` // trained, empty index per point (by position), for writing
 }
 
 func indexName(nlist, m, nbits int) string {
@@ -194,6 +194,7 @@ func Sweep(ctx context.Context, train, base, queries []float32, d int, cfg Sweep
 				}
 				code := ix.CodeSize() + 8
 				total := fixed + int64(code)*int64(nb)
+				trained := ix.WithoutVectors()
 				for _, np := range cfg.Nprobes {
 					if np > nlist {
 						continue
@@ -214,7 +215,9 @@ func Sweep(ctx context.Context, train, base, queries []float32, d int, cfg Sweep
 					if kmax >= 100 {
 						pt.Recall100, _ = Recall(res, gt, 100)
 					}
-					rep.Indexes[len(rep.Points)] = ix
+					// Keep the trained quantizers only: the lists of every
+					// evaluated index would add up to many copies of the data.
+					rep.Indexes[len(rep.Points)] = trained
 					rep.Points = append(rep.Points, pt)
 					say("%s nprobe=%d recall@10=%.3f", pt.Index, np, pt.Recall10)
 				}
@@ -268,7 +271,8 @@ func (r *Report) recommend() {
 	r.Reason = fmt.Sprintf("least memory (%.1f bytes/vector) among %d settings with recall@%d >= %.3f", p.BytesPerVector, len(idx), r.RecallAt, r.TargetRecall)
 }
 
-// RecommendedIndex returns the trained index of the recommendation.
+// RecommendedIndex returns the trained (empty) index of the recommendation;
+// Add the vectors to it to get the evaluated index back.
 func (r *Report) RecommendedIndex() *IVF {
 	if r.Recommended == nil {
 		return nil

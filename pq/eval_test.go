@@ -55,8 +55,8 @@ func TestSweepRecommendsLeastMemoryMeetingTarget(t *testing.T) {
 			t.Fatalf("%s nprobe=%d meets the target with less memory than the recommendation %s", p.Index, p.Nprobe, rep.Recommended.Index)
 		}
 	}
-	if ix := rep.RecommendedIndex(); ix == nil || ix.NTotal != 3000 {
-		t.Fatal("recommended index missing")
+	if ix := rep.RecommendedIndex(); ix == nil || !ix.Trained() || ix.NTotal != 0 {
+		t.Fatal("recommended index missing, untrained or not empty")
 	}
 	cfg.TargetRecall = 1.01
 	rep, _ = Sweep(context.Background(), x, x, q, 16, cfg)

@@ -146,10 +146,10 @@ func (ix *IVF) Train(ctx context.Context, x []float32, cfg IVFTrainConfig) ([]st
 	if len(ix.Centroids) == ix.Nlist*ix.D {
 		// As faiss's train_q1: a coarse quantizer that is already trained
 		// (for example shared between several PQ settings) is kept.
+		ix.cnorms = rowNorms(ix.Centroids, ix.Nlist, ix.D, 1)
 		if ix.Kind != IVFPQ {
 			return nil, nil
 		}
-		ix.cnorms = rowNorms(ix.Centroids, ix.Nlist, ix.D, 1)
 		return ix.trainPQ(ctx, x, n, cfg)
 	}
 	kc := KMeansConfig{K: ix.Nlist, NIter: cfg.CoarseIter, NRedo: 1, Seed: cfg.Seed, Init: cfg.Init, Metric: ix.Metric,

@@ -146,11 +146,12 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f *trainFlags) error {
 		if rep.Recommended != nil {
 			ix.Nprobe = rep.Recommended.Nprobe
 		}
-		var w any = ix
-		if !f.addVectors {
-			w = ix.WithoutVectors()
+		if f.addVectors {
+			if err := ix.Add(base, nil, f.threads); err != nil {
+				return err
+			}
 		}
-		if err := pq.WriteIndexFile(f.out, w); err != nil {
+		if err := pq.WriteIndexFile(f.out, ix); err != nil {
 			return err
 		}
 		if !f.quiet {
