@@ -149,6 +149,15 @@ func TestFaissInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours = append(ours, ourIndex{"pq_6.faiss", pqix, 0})
+	// the trained, empty "codebook" `knnbridge train` writes, and a nearly
+	// empty index (both use the sparse list-size encoding)
+	empty := ours[2].ix.(*IVF).WithoutVectors()
+	ours = append(ours, ourIndex{"ivfpq_empty.faiss", empty, 4})
+	few := ours[3].ix.(*IVF).WithoutVectors()
+	if err := few.Add(base[:3*d], ids[:3], 1); err != nil {
+		t.Fatal(err)
+	}
+	ours = append(ours, ourIndex{"ivfpq_few.faiss", few, 32})
 	manifest := map[string]any{"d": d, "k": k}
 	var om []map[string]any
 	for _, o := range ours {
@@ -204,9 +213,18 @@ func TestFaissInterop(t *testing.T) {
 	}
 	t.Logf("faiss %s via %s", report.Version, py)
 	wantType := map[string]string{"ivfflat_l2.faiss": "IndexIVFFlat", "ivfflat_ip.faiss": "IndexIVFFlat",
-		"ivfpq_l2_8.faiss": "IndexIVFPQ", "ivfpq_l2_4.faiss": "IndexIVFPQ", "ivfpq_ip_8.faiss": "IndexIVFPQ", "pq_6.faiss": "IndexPQ"}
+		"ivfpq_l2_8.faiss": "IndexIVFPQ", "ivfpq_l2_4.faiss": "IndexIVFPQ", "ivfpq_ip_8.faiss": "IndexIVFPQ", "pq_6.faiss": "IndexPQ",
+		"ivfpq_empty.faiss": "IndexIVFPQ", "ivfpq_few.faiss": "IndexIVFPQ"}
+	wantN := map[string]int64{"ivfpq_empty.faiss": 0, "ivfpq_few.faiss": 3}
+	if len(report.Ours) != len(ours) {
+		t.Fatalf("faiss reported %d of our %d files", len(report.Ours), len(ours))
+	}
 	for _, r := range report.Ours {
-		if r.Type != wantType[r.File] || r.NTotal != 4000 || r.D != d {
+		n, ok := wantN[r.File]
+		if !ok {
+			n = 4000
+		}
+		if r.Type != wantType[r.File] || r.NTotal != n || r.D != d {
 			t.Errorf("faiss loaded %s as %s ntotal=%d d=%d", r.File, r.Type, r.NTotal, r.D)
 		}
 	}
