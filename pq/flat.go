@@ -2,6 +2,7 @@ package pq
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/knnbridge/knnbridge/native"
@@ -213,14 +214,15 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 
 // externalScores turns internal lower-is-better scores into faiss's
 // reported distances: L2 clamped at 0, inner products negated back.
-// Padding (id -1) gets +Inf for L2 and -Inf for inner product, as faiss.
+// Padding (id -1) gets faiss's heap sentinels: +FLT_MAX for L2, -FLT_MAX
+// for inner product (what faiss returns for missing results).
 func externalScores(s []float32, ids []int64, metric Metric) {
 	for i := range s {
 		if ids[i] < 0 {
 			if metric == MetricL2 {
-				s[i] = inf32
+				s[i] = math.MaxFloat32
 			} else {
-				s[i] = -inf32
+				s[i] = -math.MaxFloat32
 			}
 			continue
 		}

@@ -123,16 +123,19 @@ func TestPQEncodeIsNearestAndADCIsExact(t *testing.T) {
 	}
 }
 
-// checkSameNeighbours requires equal ids rank by rank, except where the
-// two distances tie within tol (relative).
+// checkSameNeighbours requires equal ids at equal distances (within tol,
+// relative) rank by rank, except where two different ids tie within tol.
 func checkSameNeighbours(t *testing.T, a, b *SearchResult, tol float64) {
 	t.Helper()
 	bad := 0
 	for i := range a.IDs {
+		da, db := float64(a.Distances[i]), float64(b.Distances[i])
 		if a.IDs[i] == b.IDs[i] {
+			if diff := da - db; diff > tol*(1+abs(db)) || -diff > tol*(1+abs(db)) {
+				t.Fatalf("query %d rank %d: id %d at distance %.6g vs %.6g", i/a.K, i%a.K, a.IDs[i], da, db)
+			}
 			continue
 		}
-		da, db := float64(a.Distances[i]), float64(b.Distances[i])
 		if diff := da - db; diff > tol*(1+abs(db)) || -diff > tol*(1+abs(db)) {
 			bad++
 			if bad < 5 {

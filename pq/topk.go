@@ -69,7 +69,8 @@ func (h *topK) push(s float32, id int64) {
 }
 
 // drain writes the kept pairs best first into s and ids (len k each),
-// padding like faiss with id -1 and score +Inf; the heap is left empty.
+// padding with id -1 and score +Inf (externalScores turns that into faiss's
+// sentinel); the heap is left empty.
 func (h *topK) drain(s []float32, ids []int64) {
 	n := len(h.s)
 	for i := n; i < h.k; i++ {
