@@ -117,10 +117,19 @@ func (c *Client) WaitForModel(ctx context.Context, modelID string, interval time
 	if interval <= 0 {
 		interval = time.Second
 	}
+	// last is the newest state the cluster reported: the deadline can
+	// expire during a poll as well as between polls, and either way the
+	// caller learns the state the model was last seen in.
+	var last mapping.ModelState
 	for {
 		st, err := c.ModelState(ctx, modelID)
-		if err != nil && !IsNotFound(err) {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return last, fmt.Errorf("waiting for model %s (state %q): %w", modelID, last.State, ctx.Err())
+		case err != nil && !IsNotFound(err):
 			return st, err
+		case err == nil:
+			last = st
 		}
 		switch st.State {
 		case mapping.ModelCreated:
@@ -130,7 +139,7 @@ func (c *Client) WaitForModel(ctx context.Context, modelID string, interval time
 		}
 		select {
 		case <-ctx.Done():
-			return st, fmt.Errorf("waiting for model %s (state %q): %w", modelID, st.State, ctx.Err())
+			return last, fmt.Errorf("waiting for model %s (state %q): %w", modelID, last.State, ctx.Err())
 		case <-time.After(interval):
 		}
 	}
