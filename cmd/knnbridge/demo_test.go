@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // Lines in WordNet's data file format (wndb(5WN)): offset lex_filenum
@@ -75,7 +77,21 @@ func TestSpread(t *testing.T) {
 }
 
 func TestCompletionAndHelp(t *testing.T) {
-	for _, args := range [][]string{{"completion", "bash"}, {"serve", "--help"}, {"demo", "--help"}, {"bench", "--help"}} {
+	// Completion scripts come from the command tree itself; generating them
+	// directly keeps this test independent of how often it runs in one
+	// process (cobra adds its completion command lazily, once).
+	for shell, gen := range map[string]func(*strings.Builder) error{
+		"bash": func(b *strings.Builder) error { return rootCmd.GenBashCompletionV2(b, true) },
+		"zsh":  func(b *strings.Builder) error { return rootCmd.GenZshCompletion(b) },
+		"fish": func(b *strings.Builder) error { return rootCmd.GenFishCompletion(b, true) },
+	} {
+		var b strings.Builder
+		if err := gen(&b); err != nil || !strings.Contains(b.String(), "knnbridge") {
+			t.Errorf("%s completion: err %v, %d bytes", shell, err, b.Len())
+		}
+	}
+	for _, args := range [][]string{{"serve", "--help"}, {"demo", "--help"}, {"bench", "--help"}, {"migrate", "--help"}} {
+		resetHelpFlags(rootCmd) // rootCmd is global: an earlier --help stays set otherwise
 		rootCmd.SetArgs(args)
 		var out strings.Builder
 		rootCmd.SetOut(&out)
@@ -88,4 +104,16 @@ func TestCompletionAndHelp(t *testing.T) {
 	}
 	rootCmd.SetArgs(nil)
 	rootCmd.SetOut(nil)
+}
+
+// resetHelpFlags clears the --help flag of every command, which cobra
+// leaves set after an Execute that asked for help.
+func resetHelpFlags(c *cobra.Command) {
+	if f := c.Flags().Lookup("help"); f != nil {
+		_ = f.Value.Set("false")
+		f.Changed = false
+	}
+	for _, sub := range c.Commands() {
+		resetHelpFlags(sub)
+	}
 }
