@@ -106,7 +106,7 @@ build_module() {
   rm -rf "$stage"
   mkdir -p "$stage"
   cat >"$pomdir/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
+<project>
   <modelVersion>4.0.0</modelVersion>
   <groupId>knnbridge.local</groupId><artifactId>module-$name</artifactId><version>0</version>
   <dependencies>
