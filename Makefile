@@ -32,15 +32,15 @@ unit-test: $(TEST_PREREQS)
 integration-test: $(TEST_PREREQS)
 	@if [ -n "$$OPENSEARCH_URL" ]; then \
 	  echo "integration tests against OPENSEARCH_URL=$$OPENSEARCH_URL"; \
-	  $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
+	  $(GO) test -tags integration -count=1 -timeout 20m ./integration/...; \
 	elif url=$$(compose/local.sh status 2>/dev/null); then \
 	  echo "integration tests against the running local node $$url"; \
-	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
+	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 20m ./integration/...; \
 	else \
 	  url=$$(KNNBRIDGE_OPENSEARCH_WRITE_QUEUE=$(TEST_WRITE_QUEUE) compose/local.sh up) || exit 1; \
 	  trap 'compose/local.sh down' EXIT; \
 	  echo "integration tests against a node provisioned for this run: $$url"; \
-	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 60m ./integration/...; \
+	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 20m ./integration/...; \
 	fi
 
 test: lint unit-test integration-test

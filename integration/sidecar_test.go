@@ -714,24 +714,53 @@ func TestSidecarGracefulShutdown(t *testing.T) {
 	a := s.call(t, "POST", "", "/v1/indexes/"+idx+"/documents?refresh=true", "application/x-ndjson", sb.String(), s.Token)
 	scExpect(t, a, 200)
 
+	// The training requests run in goroutines, so they must not use the
+	// t.Fatal helpers: a Goexit there would leave the result unsent and the
+	// test waiting forever (this hung CI for an hour).
 	const inflight = 3
-	results := make(chan scAnswer, inflight)
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	results := make(chan result, inflight)
 	for i := 0; i < inflight; i++ {
+		body := scMustJSON(map[string]any{"name": fmt.Sprintf("shutdown%d", i), "source": map[string]any{"index": idx, "sample": 2000},
+			"nlist": []int{16, 32}, "m": []int{0, 8}, "nprobe": []int{1, 4}, "queries": 50, "target_recall": 0.99})
 		go func() {
-			results <- s.api(t, "POST", "", "/v1/train", map[string]any{"name": fmt.Sprintf("shutdown%d", i), "source": map[string]any{"index": idx, "sample": 2000},
-				"nlist": []int{16, 32}, "m": []int{0, 8}, "nprobe": []int{1, 4}, "queries": 50, "target_recall": 0.99})
+			req, _ := http.NewRequest("POST", s.URL+"/v1/train", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+s.Token)
+			resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- result{status: resp.StatusCode, body: string(b)}
 		}()
 	}
-	// Wait until training requests are being served (the gauge counts the
-	// /metrics request too; on a fast machine not all three need to be
-	// caught at once).
-	deadline := time.Now().Add(30 * time.Second)
+	// Wait until all three training requests are being served: the gauge
+	// counts the /metrics request too. A request still being dialled when
+	// the signal comes would rightly be refused, so the signal waits for
+	// all of them (or for one to finish early, which ends the wait too).
+	deadline := time.Now().Add(60 * time.Second)
+	finished := 0
+	var early []result
+wait:
 	for {
-		if n := scInFlight(t, s); n >= 2 {
+		select {
+		case r := <-results:
+			finished++
+			early = append(early, r)
+			break wait
+		default:
+		}
+		if n := scInFlight(t, s); n >= inflight+1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the requests never got in flight")
+			t.Fatal("the training requests never got in flight together")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -740,9 +769,20 @@ func TestSidecarGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < inflight; i++ {
-		a := <-results
-		if a.Status != 200 {
-			t.Errorf("in-flight request %d answered %d: %s", i, a.Status, a.Body)
+		var r result
+		if i < finished {
+			r = early[i]
+		} else {
+			select {
+			case r = <-results:
+			case <-time.After(6 * time.Minute):
+				t.Fatalf("in-flight request %d never answered after SIGTERM", i)
+			}
+		}
+		if r.err != nil {
+			t.Errorf("in-flight request %d failed: %v", i, r.err)
+		} else if r.status != 200 {
+			t.Errorf("in-flight request %d answered %d: %s", i, r.status, r.body)
 		}
 	}
 	t.Logf("in-flight requests finished %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
