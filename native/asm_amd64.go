@@ -68,11 +68,39 @@ func hammingAVX2(a, b []byte) int
 //go:noescape
 func pq8Scalar(tables []float32, M int, codes []byte, out []float32)
 
-// pq8Asm runs the assembly on whole groups of four vectors, Go on the rest.
+//go:noescape
+func pq8M8(tables []float32, codes []byte, out []float32)
+
+//go:noescape
+func pq8M16(tables []float32, codes []byte, out []float32)
+
+//go:noescape
+func pq8M32(tables []float32, codes []byte, out []float32)
+
+//go:noescape
+func pq8M64(tables []float32, codes []byte, out []float32)
+
+//go:noescape
+func maddAVX2(dst, a []float32, s float32, b []float32)
+
+// pq8Asm runs the assembly on whole groups of four vectors, Go on the rest:
+// the unrolled kernel for M = 8, 16, 32, 64, the looped one otherwise.
 func pq8Asm(tables []float32, M int, codes []byte, out []float32) {
 	n4 := len(out) &^ 3
 	if n4 > 0 {
-		pq8Scalar(tables, M, codes[:n4*M], out[:n4])
+		c, o := codes[:n4*M], out[:n4]
+		switch M {
+		case 8:
+			pq8M8(tables, c, o)
+		case 16:
+			pq8M16(tables, c, o)
+		case 32:
+			pq8M32(tables, c, o)
+		case 64:
+			pq8M64(tables, c, o)
+		default:
+			pq8Scalar(tables, M, c, o)
+		}
 	}
 	if n4 < len(out) {
 		pq8Lookup256(tables, M, codes[n4*M:], out[n4:])
@@ -167,6 +195,7 @@ func registerAsm() {
 		hamming:  hammingAVX2,
 		pq4:      pq4AVX2Blocks,
 		pq8:      pq8Asm,
+		madd:     maddAVX2,
 		gemm:     gemmAVX2,
 	}
 	if !hasAVX512() {
@@ -195,6 +224,7 @@ func registerAsm() {
 		hamming:  hamming,
 		pq4:      pq4AVX512Blocks,
 		pq8:      pq8Asm,
+		madd:     maddAVX2,
 		gemm:     gemmAVX512,
 	}
 	if splitAVX512() {

@@ -85,6 +85,7 @@ type impl struct {
 	hamming  func(a, b []byte) int
 	pq4      func(tables []float32, M int, codes []byte, out []float32)
 	pq8      func(tables []float32, M int, codes []byte, out []float32) // ksub = 256
+	madd     func(dst, a []float32, s float32, b []float32)
 	gemm     gemmKernel
 }
 

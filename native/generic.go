@@ -25,6 +25,7 @@ func genericImpl() *impl {
 		hamming:  hammingGeneric,
 		pq4:      pq4Generic,
 		pq8:      pq8Lookup256,
+		madd:     maddGeneric,
 		gemm:     gemmGeneric,
 	}
 }

@@ -301,6 +301,7 @@ func TestLengthMismatchPanics(t *testing.T) {
 		"DotUint8":       func() { DotUint8(make([]uint8, 3), make([]uint8, 4)) },
 		"L2SquaredUint8": func() { L2SquaredUint8(make([]uint8, 3), make([]uint8, 4)) },
 		"Hamming":        func() { Hamming(make([]byte, 3), make([]byte, 4)) },
+		"Madd":           func() { Madd(make([]float32, 3), make([]float32, 3), 1, make([]float32, 4)) },
 		"PQLookupSum":    func() { PQLookupSum(make([]float32, 16), 2, 8, make([]byte, 3), make([]float32, 2)) },
 		"PQ4LookupSum":   func() { PQ4LookupSum(make([]float32, 32), 2, make([]byte, 3), make([]float32, 2)) },
 		"MatMulTransB":   func() { MatMulTransB(make([]float32, 4), make([]float32, 4), make([]float32, 3), 2, 2, 2, 1, 0, 1) },
@@ -338,7 +339,7 @@ func TestPQLookupSum(t *testing.T) {
 func testPQLookupSum(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, ksub := range []int{16, 100, 256} {
-		for _, M := range []int{0, 1, 3, 8, 16, 64} {
+		for _, M := range []int{0, 1, 2, 3, 5, 8, 16, 24, 32, 64} {
 			n := 37 + M%5
 			tables := randF32(r, M*ksub)
 			codes := make([]byte, n*M)

@@ -32,12 +32,14 @@ func PQLookupSum(tables []float32, M, ksub int, codes []byte, out []float32) {
 }
 
 // pq8Lookup256 is the common 8-bit case. Viewing each sub-table as a
-// *[256]float32 lets the compiler drop every bounds check on the byte index,
-// and four vectors at a time keep four independent add chains in flight
-// (the same shape as faiss's PQ distance scanner); a gather instruction is no
-// faster than scalar loads on current x86 cores for this access pattern.
+// *[256]float32 lets the compiler drop every bounds check on the byte index.
+// Four vectors at a time, each with two add chains (even sub-quantizers in
+// one, odd in the other, added at the end): eight independent chains hide
+// the latency of the float additions. The assembly kernels add in exactly
+// this order, so every level returns bit-identical sums.
 func pq8Lookup256(tables []float32, M int, codes []byte, out []float32) {
 	n := len(out)
+	M2 := M &^ 1
 	i := 0
 	for ; i+4 <= n; i += 4 {
 		c0 := codes[i*M : i*M+M]
@@ -45,24 +47,61 @@ func pq8Lookup256(tables []float32, M int, codes []byte, out []float32) {
 		c2 := codes[(i+2)*M : (i+2)*M+M][:len(c0)]
 		c3 := codes[(i+3)*M : (i+3)*M+M][:len(c0)]
 		tb := tables[:len(c0)*256]
-		var s0, s1, s2, s3 float32
-		for m := range c0 {
-			t := (*[256]float32)(tb[m*256:])
-			s0 += t[c0[m]]
-			s1 += t[c1[m]]
-			s2 += t[c2[m]]
-			s3 += t[c3[m]]
+		var e0, e1, e2, e3, o0, o1, o2, o3 float32
+		for m := 0; m < M2; m += 2 {
+			t := (*[512]float32)(tb[m*256:])
+			e0 += t[c0[m]]
+			e1 += t[c1[m]]
+			e2 += t[c2[m]]
+			e3 += t[c3[m]]
+			o0 += t[256+int(c0[m+1])]
+			o1 += t[256+int(c1[m+1])]
+			o2 += t[256+int(c2[m+1])]
+			o3 += t[256+int(c3[m+1])]
 		}
-		out[i], out[i+1], out[i+2], out[i+3] = s0, s1, s2, s3
+		if M2 < M {
+			t := (*[256]float32)(tb[M2*256:])
+			e0 += t[c0[M2]]
+			e1 += t[c1[M2]]
+			e2 += t[c2[M2]]
+			e3 += t[c3[M2]]
+		}
+		out[i], out[i+1], out[i+2], out[i+3] = e0+o0, e1+o1, e2+o2, e3+o3
 	}
 	for ; i < n; i++ {
 		c := codes[i*M : i*M+M]
-		var s float32
-		for m := 0; m < M; m++ {
-			t := (*[256]float32)(tables[m*256 : m*256+256])
-			s += t[c[m]]
+		var e, o float32
+		for m := 0; m < M2; m += 2 {
+			t := (*[512]float32)(tables[m*256 : m*256+512])
+			e += t[c[m]]
+			o += t[256+int(c[m+1])]
 		}
-		out[i] = s
+		if M2 < M {
+			e += (*[256]float32)(tables[M2*256 : M2*256+256])[c[M2]]
+		}
+		out[i] = e + o
+	}
+}
+
+// Madd computes dst[i] = a[i] + s*b[i] (faiss's fvec_madd); IVF-PQ search
+// uses it to add a list's precomputed table to the query's table. The
+// assembly rounds once (fused multiply-add); the Go twin may round twice, so
+// levels agree to within one rounding of s*b[i]. dst may be a or b itself but
+// must not overlap them otherwise. Lengths must match (else a panic naming
+// them).
+func Madd(dst, a []float32, s float32, b []float32) {
+	if len(a) != len(dst) || len(b) != len(dst) {
+		panic(fmt.Sprintf("native.Madd: length mismatch: dst %d, a %d, b %d", len(dst), len(a), len(b)))
+	}
+	if len(dst) > 0 {
+		cur.Load().madd(dst, a, s, b)
+	}
+}
+
+func maddGeneric(dst, a []float32, s float32, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + s*b[i]
 	}
 }
 

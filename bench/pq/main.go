@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -26,12 +27,20 @@ func main() {
 	m := flag.Int("m", 16, "PQ M")
 	nbits := flag.Int("nbits", 8, "PQ nbits")
 	nprobes := flag.String("nprobe", "8,16,64", "nprobe values")
+	flag.StringVar(&indexPath, "index", "", "search-only mode: load this faiss IVF-PQ file, or build and write it first when absent (skips k-means timing)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the search phase to this file")
+	flag.IntVar(&searchReps, "reps", 3, "timed searches per nprobe (best kept)")
 	flag.Parse()
 	if err := run(*base, *queries, *k, *niter, *threads, *nlist, *m, *nbits, *nprobes); err != nil {
 		fmt.Fprintln(os.Stderr, "pq-bench:", err)
 		os.Exit(1)
 	}
 }
+
+var (
+	indexPath, cpuProfile string
+	searchReps            int
+)
 
 func run(basePath, qPath string, k, niter, threads, nlist, m, nbits int, nprobes string) error {
 	ctx := context.Background()
@@ -48,12 +57,36 @@ func run(basePath, qPath string, k, niter, threads, nlist, m, nbits int, nprobes
 	}
 	out := map[string]any{"n": len(x) / d, "d": d, "nq": len(q) / d, "threads": threads}
 
+	var ix *pq.IVF
+	if indexPath != "" {
+		if r, err := pq.ReadIndexFile(indexPath); err == nil {
+			var ok bool
+			if ix, ok = r.(*pq.IVF); !ok {
+				return fmt.Errorf("%s: not an IVF index", indexPath)
+			}
+		}
+	}
+	if ix == nil {
+		var err error
+		if ix, err = build(ctx, x, d, k, niter, threads, nlist, m, nbits, out); err != nil {
+			return err
+		}
+		if indexPath != "" {
+			if err := pq.WriteIndexFile(indexPath, ix); err != nil {
+				return err
+			}
+		}
+	}
+	return search(ix, x, q, d, threads, nprobes, out)
+}
+
+func build(ctx context.Context, x []float32, d, k, niter, threads, nlist, m, nbits int, out map[string]any) (*pq.IVF, error) {
 	cfg := pq.DefaultKMeansConfig(k)
 	cfg.NIter, cfg.Threads = niter, threads
 	t0 := time.Now()
 	km, err := pq.KMeans(ctx, x, d, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out["kmeans_seconds"] = time.Since(t0).Seconds()
 	out["kmeans_obj"] = km.Obj
@@ -61,26 +94,40 @@ func run(basePath, qPath string, k, niter, threads, nlist, m, nbits int, nprobes
 
 	ix, err := pq.NewIVFPQ(d, nlist, m, nbits, pq.MetricL2)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tc := pq.DefaultIVFTrainConfig()
 	tc.Threads = threads
 	t0 = time.Now()
 	if _, err := ix.Train(ctx, x, tc); err != nil {
-		return err
+		return nil, err
 	}
 	out["ivfpq_train_seconds"] = time.Since(t0).Seconds()
 	t0 = time.Now()
 	if err := ix.Add(x, nil, threads); err != nil {
-		return err
+		return nil, err
 	}
 	out["ivfpq_add_seconds"] = time.Since(t0).Seconds()
+	return ix, nil
+}
 
+func search(ix *pq.IVF, x, q []float32, d, threads int, nprobes string, out map[string]any) error {
 	gt, err := pq.FlatSearch(q, x, d, 10, pq.MetricL2, threads)
 	if err != nil {
 		return err
 	}
 	res := map[string]any{}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, s := range strings.Split(nprobes, ",") {
 		np, err := strconv.Atoi(s)
 		if err != nil {
@@ -89,8 +136,8 @@ func run(basePath, qPath string, k, niter, threads, nlist, m, nbits int, nprobes
 		ix.Search(q, 10, np, threads) // warm-up
 		best := 0.0
 		var r *pq.SearchResult
-		for rep := 0; rep < 3; rep++ {
-			t0 = time.Now()
+		for rep := 0; rep < searchReps; rep++ {
+			t0 := time.Now()
 			r, err = ix.Search(q, 10, np, threads)
 			if err != nil {
 				return err

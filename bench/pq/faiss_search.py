@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Search-only peer for bench/pq/main.go -index: faiss searches the very
+index file knnbridge wrote (same codebooks, same lists), so QPS differences
+are the scanners' alone. Prints one JSON object like main.go's "search"."""
+import json
+import sys
+import time
+
+import faiss
+import numpy as np
+
+
+def main():
+    path, queries = sys.argv[1], sys.argv[2]
+    threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    reps = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    faiss.omp_set_num_threads(threads)
+    ix = faiss.read_index(path)
+    q = np.load(queries)
+    res = {}
+    for nprobe in (8, 16, 64):
+        ix.nprobe = nprobe
+        ix.search(q, 10)  # warm-up
+        best = 0.0
+        for _ in range(reps):
+            t0 = time.time()
+            ix.search(q, 10)
+            best = max(best, q.shape[0] / (time.time() - t0))
+        res[str(nprobe)] = {"qps": best}
+    print(json.dumps({"faiss_version": faiss.__version__, "search": res}))
+
+
+if __name__ == "__main__":
+    main()
