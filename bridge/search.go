@@ -69,6 +69,10 @@ type SearchRequest struct {
 	Source *queries.Source
 	From   int
 	Size   int // page size (default K)
+	// After, when set, returns the Size results ranked after this cursor
+	// (SearchResult.Next of the previous page) instead of paging by From.
+	// Like From, it needs the same Depth on every page.
+	After *queries.Cursor
 	// DedupeByID joins hits across indices on the id alone.
 	DedupeByID bool
 }
@@ -98,6 +102,9 @@ type SearchResult struct {
 	// RoundTrips counts requests sent to the cluster (mapping look-ups
 	// excluded).
 	RoundTrips int `json:"round_trips"`
+	// Next is the cursor of the page's last result (for SearchRequest.After
+	// and --after), set when the page is full.
+	Next string `json:"next,omitempty"`
 }
 
 // Searcher runs searches on one cluster. It caches the cluster version and
@@ -535,16 +542,14 @@ func (s *Searcher) countCandidates(ctx context.Context, req *SearchRequest, fi q
 	return out.Count, nil
 }
 
-// finish fuses, cuts and pages.
+// finish fuses, cuts and pages. queries.FuseCut ranks only up to the end
+// of the page when the cut-offs allow it (top-k alone), which is most of
+// what fusion costs on deep candidate lists.
 func finish(req *SearchRequest, subs []queries.SubResult, rep *KNNReport) (*SearchResult, error) {
 	f := req.Fusion
 	if len(subs) == 1 {
 		// One list: keep the raw scores.
 		f = queries.Fusion{Normalization: queries.NormNone, Combination: queries.CombSum}
-	}
-	fused, err := queries.Fuse(subs, f)
-	if err != nil {
-		return nil, err
 	}
 	scorings := make([]*queries.Scoring, len(subs))
 	for i := range subs {
@@ -554,16 +559,18 @@ func finish(req *SearchRequest, subs []queries.SubResult, rep *KNNReport) (*Sear
 	if req.Mode == ModeKNN && cut.TopK == 0 && req.MinSimilarity == nil {
 		cut.TopK = req.K
 	}
-	kept, crep, err := cut.Apply(fused.Results, scorings)
+	fused, crep, err := queries.FuseCut(subs, f, cut, scorings, queries.PageSpec{From: req.From, Size: req.Size, After: req.After})
 	if err != nil {
 		return nil, err
 	}
-	page, err := queries.Page(kept, req.From, req.Size)
-	if err != nil {
-		return nil, err
+	res := &SearchResult{Results: fused.Results, Method: fused.Method, SubNames: fused.SubNames, Weights: fused.Weights,
+		Cut: crep, KNN: rep, Total: fused.Total}
+	if n := len(fused.Results); n > 0 && n == req.Size {
+		// A full page: the next one starts after its last result. (An
+		// offset page also gets one, so a client can switch to cursors.)
+		res.Next = queries.CursorOf(fused.Results[n-1]).Encode()
 	}
-	return &SearchResult{Results: page, Method: fused.Method, SubNames: fused.SubNames, Weights: fused.Weights,
-		Cut: crep, KNN: rep, Total: len(kept)}, nil
+	return res, nil
 }
 
 // SearchClusters runs req on several clusters (scatter-gather) and merges

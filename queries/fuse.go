@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -330,6 +331,9 @@ type Result struct {
 // Fused is the output of Fuse.
 type Fused struct {
 	Results []Result
+	// Total is the number of fused documents, of which FuseTop returns the
+	// first few; FuseCut sets it to the number left after the cut-offs.
+	Total int
 	// Method describes the normalization and combination.
 	Method string
 	// SubNames and Weights are aligned with Result.Subs.
@@ -365,8 +369,231 @@ type docKey struct{ cluster, index, id string }
 // Hits are deduplicated within a sub-query by (cluster, index, id): the
 // first occurrence wins.
 func Fuse(subs []SubResult, f Fusion) (Fused, error) {
+	st, out, err := fuseScores(subs, f)
+	if err != nil || st == nil {
+		return out, err
+	}
+	defer st.release()
+	keys := st.keys()
+	slices.SortFunc(keys, st.compare)
+	// The whole explanation array goes to the caller (the results point
+	// into it), so the scratch lets go of it.
+	flat := st.flat
+	st.flat = nil
+	out.Results = make([]Result, len(keys))
+	for i, k := range keys {
+		e := &st.ents[k.ent]
+		out.Results[i] = Result{Hit: st.hitOf(e), Score: e.score, Subs: flat[int(e.doc)*st.nSub : int(e.doc+1)*st.nSub : int(e.doc+1)*st.nSub]}
+	}
+	return out, nil
+}
+
+// FuseTop is Fuse(subs, f) with Results cut to the first n (n ≤ 0 keeps
+// all): the same results, in the same order, with the same explanations.
+// It ranks only those n: a bounded selection over the fused documents,
+// then a sort of the n chosen, which is exact because the order is total.
+// Fused.Total still counts every fused document.
+func FuseTop(subs []SubResult, f Fusion, n int) (Fused, error) {
+	if n <= 0 {
+		n = -1
+	}
+	out, _, err := fuseWindow(subs, f, nil, 0, n, 0)
+	return out, err
+}
+
+// fuseWindow ranks only a window of Fuse's list. With after nil it returns
+// list[skip : skip+n]; with a cursor, the n results that rank strictly
+// after it (as After does), skipping skip of them. limit > 0 treats the
+// list as cut to its first limit results (a top-k cut). n < 0 means no
+// bound. It also returns how many results rank at or before the cursor.
+func fuseWindow(subs []SubResult, f Fusion, after *Cursor, skip, n, limit int) (Fused, int, error) {
+	st, out, err := fuseScores(subs, f)
+	if err != nil || st == nil {
+		return out, 0, err
+	}
+	defer st.release()
+	keys := st.keys()
+	before := 0
+	if after != nil {
+		pivot := Hit{ID: after.ID, Index: after.Index, Cluster: after.Cluster}
+		kept := keys[:0]
+		for _, k := range keys {
+			e := &st.ents[k.ent]
+			if compareScoreHit(e.score, st.hitOf(e), after.Score, &pivot) > 0 {
+				kept = append(kept, k)
+			}
+		}
+		before = len(keys) - len(kept)
+		keys = kept
+	}
+	end := len(keys)
+	if n >= 0 {
+		end = min(end, skip+n)
+	}
+	if limit > 0 {
+		end = min(end, limit-before)
+	}
+	if end <= skip {
+		out.Results = []Result{}
+		return out, before, nil
+	}
+	keys = selectTop(keys, end, st.compare)[skip:]
+	out.Results = make([]Result, len(keys))
+	subsOut := make([]SubScore, len(keys)*st.nSub)
+	for i, k := range keys {
+		e := &st.ents[k.ent]
+		dst := subsOut[i*st.nSub : (i+1)*st.nSub : (i+1)*st.nSub]
+		copy(dst, st.flat[int(e.doc)*st.nSub:])
+		out.Results[i] = Result{Hit: st.hitOf(e), Score: e.score, Subs: dst}
+	}
+	return out, before, nil
+}
+
+// PageSpec is the part of the cut list a caller shows: Size results from
+// offset From, or, when After is set, the Size results after that cursor
+// (From is then ignored).
+type PageSpec struct {
+	From, Size int
+	After      *Cursor
+}
+
+// FuseCut fuses, cuts and pages in one call. It returns the page that
+// Page (or After) would take from c.Apply(Fuse(subs, f).Results, …), the
+// cut report, and in Fused.Total the length of the cut list, the same
+// figures as those three calls. When the cut-offs are top-k alone (or
+// none), the cut list is a prefix whose length is known without ranking,
+// so only the documents up to the end of the page are ranked and
+// explained (see FuseTop); minimum similarity, gaps, autocut and the
+// cumulative share read the whole ranked list and take the full path.
+func FuseCut(subs []SubResult, f Fusion, c Cutoff, scorings []*Scoring, p PageSpec) (Fused, CutReport, error) {
+	if err := c.Validate(); err != nil {
+		return Fused{}, CutReport{SimilaritySub: -1}, err
+	}
+	if p.From < 0 || p.Size < 0 {
+		return Fused{}, CutReport{SimilaritySub: -1}, fmt.Errorf("page: from %d and size %d must be ≥ 0", p.From, p.Size)
+	}
+	if c.MinSimilarity != nil || c.GapAbs > 0 || c.GapRel > 0 || c.Autocut > 0 || c.Cumulative > 0 {
+		out, err := Fuse(subs, f)
+		if err != nil {
+			return Fused{}, CutReport{SimilaritySub: -1}, err
+		}
+		kept, rep, err := c.Apply(out.Results, scorings)
+		if err != nil {
+			return Fused{}, rep, err
+		}
+		if p.After != nil {
+			out.Results = After(kept, *p.After, p.Size)
+		} else if out.Results, err = Page(kept, p.From, p.Size); err != nil {
+			return Fused{}, rep, err
+		}
+		out.Total = len(kept)
+		return out, rep, nil
+	}
+	skip := p.From
+	if p.After != nil {
+		skip = 0
+	}
+	out, _, err := fuseWindow(subs, f, p.After, skip, p.Size, c.TopK)
+	if err != nil {
+		return Fused{}, CutReport{SimilaritySub: -1}, err
+	}
+	n := out.Total
+	if c.TopK > 0 {
+		out.Total = min(n, c.TopK)
+	}
+	rep := CutReport{In: n, AfterMinSim: n, AfterGap: n, AfterCumul: n, AfterTopK: out.Total, SimilaritySub: -1}
+	return out, rep, nil
+}
+
+// selectTop moves the n best keys (under cmp, best first) to keys[:n] in
+// order and returns that prefix. For n well below len(keys) it keeps a
+// heap of the n best seen so far, whose root is the worst of them: most
+// keys lose to the root on the score alone and cost one comparison.
+func selectTop(keys []sortKey, n int, cmp func(a, b sortKey) int) []sortKey {
+	if n <= 0 {
+		return keys[:0]
+	}
+	if n*4 >= len(keys) {
+		slices.SortFunc(keys, cmp)
+		return keys[:n]
+	}
+	h := keys[:n]
+	// worse(i, j): h[i] ranks after h[j]; the root is the worst.
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= n {
+				return
+			}
+			w := l
+			if r := l + 1; r < n && cmp(h[r], h[l]) > 0 {
+				w = r
+			}
+			if cmp(h[w], h[i]) <= 0 {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
+	for i := n/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, k := range keys[n:] {
+		if k.score < h[0].score || cmp(k, h[0]) >= 0 {
+			continue
+		}
+		h[0] = k
+		down(0)
+	}
+	slices.SortFunc(h, cmp)
+	return h
+}
+
+// fuseState is the scored, unranked fusion of Fuse and FuseTop.
+type fuseState struct {
+	sc   *fuseScratch
+	subs []SubResult
+	ents []fuseEnt
+	flat []SubScore // nSub explanations per document, by fuseEnt.doc
+	nSub int
+}
+
+func (st *fuseState) hitOf(e *fuseEnt) *Hit { return &st.subs[e.sub].Hits[e.rank] }
+
+// keys returns (score, entry) pairs to rank, in scratch memory.
+func (st *fuseState) keys() []sortKey {
+	keys := grow(st.sc.keys, len(st.ents))
+	st.sc.keys = keys
+	for i := range st.ents {
+		keys[i] = sortKey{st.ents[i].score, int32(i)}
+	}
+	return keys
+}
+
+// compare ranks keys: score descending, then id, index, cluster (ids are
+// read only for ties).
+func (st *fuseState) compare(a, b sortKey) int {
+	if a.score != b.score {
+		if a.score > b.score {
+			return -1
+		}
+		return 1
+	}
+	return compareKeys(st.hitOf(&st.ents[a.ent]), st.hitOf(&st.ents[b.ent]))
+}
+
+func (st *fuseState) release() {
+	st.sc.ents, st.sc.flat = st.ents, st.flat // flat is nil when Fuse gave it away
+	putScratch(st.sc)
+}
+
+// fuseScores validates, normalizes and combines: every fused document with
+// its score and explanations. A nil state (and no error) means there is
+// nothing to rank; out then has its empty Results set.
+func fuseScores(subs []SubResult, f Fusion) (*fuseState, Fused, error) {
 	if err := f.Validate(len(subs)); err != nil {
-		return Fused{}, err
+		return nil, Fused{}, err
 	}
 	f = f.withDefaults()
 	nSub := len(subs)
@@ -380,7 +607,7 @@ func Fuse(subs []SubResult, f Fusion) (Fused, error) {
 	}
 	if total == 0 {
 		out.Results = []Result{}
-		return out, nil
+		return nil, out, nil
 	}
 	weights := make([]float64, nSub)
 	for i := range weights {
@@ -391,26 +618,28 @@ func Fuse(subs []SubResult, f Fusion) (Fused, error) {
 	}
 	out.Weights = weights
 
-	// Documents are keyed by id in a string map (Go's fast path for string
-	// keys); the rare documents that share an id across indices or
-	// clusters are chained through fuseEnt.next and told apart by an
-	// interned (cluster, index) number.
+	// Documents are found by id in an open-addressing table (one probe
+	// sequence per hit: lookup and insert at once, where a Go map needs an
+	// access then an assign). The rare documents that share an id across
+	// indices or clusters are chained through fuseEnt.next and told apart
+	// by an interned (cluster, index) number.
 	sc := getScratch()
-	defer putScratch(sc)
 	srcs := sc.srcs
 	var last srcPair
 	lastSrc, haveLast := int32(0), false
-	byID := sc.byID
-	ents := sc.ents[:0]
-	flat := grow(sc.flat, total*nSub)
-	clear(flat)
+	tbl := sc.ids.reset(total)
+	ents := grow(sc.ents, total)[:0]
+	var flat []SubScore
+	if cap(sc.flat) >= total*nSub {
+		flat = sc.flat[:total*nSub]
+		clear(flat)
+	} else {
+		flat = make([]SubScore, total*nSub)
+	}
 	norm := sc.norm[:0]
-	defer func() { sc.ents, sc.flat, sc.norm = ents, flat, norm }()
+	st := &fuseState{sc: sc, subs: subs, nSub: nSub}
 	for si, s := range subs {
-		var toValue func(float64) (float64, error)
-		if s.Scoring != nil {
-			toValue = s.Scoring.ValueOf
-		}
+		conv := valueConverter(s.Scoring)
 		var bounds MinMaxBounds
 		if f.Bounds != nil {
 			bounds = f.Bounds[si]
@@ -426,21 +655,36 @@ func Fuse(subs []SubResult, f Fusion) (Fused, error) {
 				}
 				last, lastSrc, haveLast = p, id, true
 			}
-			head, ok := byID[h.ID]
-			di := int32(-1)
-			if ok {
-				for di = head; di >= 0 && ents[di].src != lastSrc; {
-					di = ents[di].next
+			// Find the document: the table gives the first entry with this
+			// id; walk its chain for this (cluster, index).
+			hash := maphash.String(tbl.seed, h.ID)
+			tag := uint32(hash) | 1
+			i := (hash >> 32) & tbl.mask
+			head := int32(-1)
+			for {
+				sl := &tbl.slots[i]
+				if sl.tag == 0 {
+					sl.tag, sl.ent = tag, int32(len(ents))
+					break
 				}
+				if sl.tag == tag {
+					if e := &ents[sl.ent]; subs[e.sub].Hits[e.rank].ID == h.ID {
+						head = sl.ent
+						break
+					}
+				}
+				i = (i + 1) & tbl.mask
+			}
+			di := head
+			for di >= 0 && ents[di].src != lastSrc {
+				di = ents[di].next
 			}
 			if di < 0 {
 				di = int32(len(ents))
 				next := int32(-1)
-				if ok {
+				if head >= 0 {
 					// Same id, other source: chain it behind the head.
 					next, ents[head].next = ents[head].next, di
-				} else {
-					byID[h.ID] = di
 				}
 				ents = append(ents, fuseEnt{sub: int32(si), rank: int32(r), src: lastSrc, next: next, doc: di})
 			}
@@ -452,43 +696,18 @@ func Fuse(subs []SubResult, f Fusion) (Fused, error) {
 			ss.Rank = int32(r + 1)
 			ss.Raw = h.Score
 			ss.Normalized = norm[r]
-			if toValue != nil {
-				if v, err := toValue(h.Score); err == nil {
-					ss.Similarity, ss.HasSimilarity = v, true
-				}
+			if conv != nil {
+				ss.Similarity, ss.HasSimilarity = conv(h.Score)
 			}
 		}
 	}
 	for i := range ents {
 		ents[i].score = combine(flat[i*nSub:(i+1)*nSub], weights, f.Combination)
 	}
-	hitOf := func(e *fuseEnt) *Hit { return &subs[e.sub].Hits[e.rank] }
-	// Sort small keys (score, entry) rather than Results; ids are only
-	// read for ties.
-	keys := grow(sc.keys, len(ents))
-	sc.keys = keys
-	for i := range ents {
-		keys[i] = sortKey{ents[i].score, int32(i)}
-	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		if a.score != b.score {
-			if a.score > b.score {
-				return -1
-			}
-			return 1
-		}
-		return compareKeys(hitOf(&ents[a.ent]), hitOf(&ents[b.ent]))
-	})
-	// The output owns its memory; the scratch goes back to the pool.
-	outSubs := make([]SubScore, len(ents)*nSub)
-	out.Results = make([]Result, len(keys))
-	for i, k := range keys {
-		e := &ents[k.ent]
-		dst := outSubs[i*nSub : (i+1)*nSub : (i+1)*nSub]
-		copy(dst, flat[int(e.doc)*nSub:])
-		out.Results[i] = Result{Hit: hitOf(e), Score: e.score, Subs: dst}
-	}
-	return out, nil
+	sc.norm = norm
+	st.ents, st.flat = ents, flat[:len(ents)*nSub]
+	out.Total = len(ents)
+	return st, out, nil
 }
 
 type srcPair struct{ cluster, index string }
@@ -496,7 +715,7 @@ type srcPair struct{ cluster, index string }
 // fuseScratch is Fuse's working memory, pooled: fusing two 1,000-hit
 // lists needs ~250 KB of it, which would otherwise be garbage per call.
 type fuseScratch struct {
-	byID map[string]int32
+	ids  idTable
 	srcs map[srcPair]int32
 	ents []fuseEnt
 	flat []SubScore
@@ -504,15 +723,43 @@ type fuseScratch struct {
 	norm []float64
 }
 
+// idTable is an open-addressing hash set of document ids (linear probing,
+// at most half full); the ids themselves live in the hits.
+type idTable struct {
+	seed  maphash.Seed
+	slots []idSlot
+	mask  uint64
+}
+
+type idSlot struct {
+	tag uint32 // low hash bits | 1; 0 is an empty slot
+	ent int32  // first fuseEnt with this id
+}
+
+// reset empties the table and sizes it for n ids.
+func (t *idTable) reset(n int) *idTable {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	if cap(t.slots) < size {
+		t.slots = make([]idSlot, size)
+	} else {
+		t.slots = t.slots[:size]
+		clear(t.slots)
+	}
+	t.mask = uint64(size - 1)
+	return t
+}
+
 var scratchPool = sync.Pool{New: func() any {
-	return &fuseScratch{byID: map[string]int32{}, srcs: map[srcPair]int32{}}
+	return &fuseScratch{ids: idTable{seed: maphash.MakeSeed()}, srcs: map[srcPair]int32{}}
 }}
 
 func getScratch() *fuseScratch { return scratchPool.Get().(*fuseScratch) }
 
 func putScratch(sc *fuseScratch) {
 	// Drop the references to the caller's strings before pooling.
-	clear(sc.byID)
 	clear(sc.srcs)
 	scratchPool.Put(sc)
 }
@@ -537,6 +784,17 @@ type fuseEnt struct {
 	src       int32 // interned (cluster, index)
 	next      int32 // next document with the same id, or −1
 	doc       int32 // position in the flat SubScore array
+}
+
+// compareScoreHit is compareResults on (score, hit) pairs.
+func compareScoreHit(as float64, a *Hit, bs float64, b *Hit) int {
+	if as != bs {
+		if as > bs {
+			return -1
+		}
+		return 1
+	}
+	return compareKeys(a, b)
 }
 
 // compareResults orders by score descending, then id, index, cluster.

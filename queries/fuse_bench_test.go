@@ -33,6 +33,7 @@ func BenchmarkFuse1000x2(b *testing.B) {
 	} {
 		b.Run(f.Describe(), func(b *testing.B) {
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				if _, err := Fuse(subs, f); err != nil {
 					b.Fatal(err)
@@ -49,6 +50,7 @@ func BenchmarkFuseAndCut1000x2(b *testing.B) {
 	c := Cutoff{TopK: 100, MinSimilarity: &ms, GapRel: 0.5, Cumulative: 0.95}
 	scorings := []*Scoring{nil, subs[1].Scoring}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		f, err := Fuse(subs, Fusion{})
 		if err != nil {
@@ -70,8 +72,39 @@ func BenchmarkReferenceSortFloat64x1500(b *testing.B) {
 		src[i] = r.Float64()
 	}
 	buf := make([]float64, len(src))
+	defer reportCPU(b)()
 	for b.Loop() {
 		copy(buf, src)
 		slices.Sort(buf)
+	}
+}
+
+// FuseTop ranks only the page a search shows (k = 10 or 100 of ~1,500
+// fused documents): the path a hybrid search takes when its cut-offs are
+// top-k only.
+func BenchmarkFuseTop1000x2(b *testing.B) {
+	subs := benchLists()
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("min_max_arithmetic_top%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				if _, err := FuseTop(subs, Fusion{}, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// reportCPU adds a cpu-µs/op metric: CPU time used per operation, which
+// waiting for a busy core does not inflate (see cpuTime). Call as
+// defer reportCPU(b)() before the loop.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e3, "cpu-µs/op")
+		}
 	}
 }

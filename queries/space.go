@@ -222,3 +222,37 @@ func (s Scoring) EngineDistance(v float64) float64 {
 	}
 	return v
 }
+
+// valueConverter returns ValueOf for s as a function (ok false where
+// ValueOf errs), resolved once per sub-query rather than per hit. Fusion
+// calls it for every k-NN hit; the common modern cosine formula is inlined,
+// every other case defers to ValueOf. nil s gives nil.
+func valueConverter(s *Scoring) func(float64) (float64, bool) {
+	if s == nil {
+		return nil
+	}
+	sc := *s
+	if sc.Space == SpaceCosine && !sc.legacyScriptCosine() && !sc.legacyNmslibCosine() {
+		return func(score float64) (float64, bool) {
+			// ValueOf's cosine branch: c = 2·score − 1, clamped within tol.
+			if !(score > 0) {
+				return 0, false
+			}
+			c := 2*score - 1
+			const tol = 1e-6
+			if c < -1-tol || c > 1+tol {
+				return 0, false
+			}
+			if c < -1 {
+				c = -1
+			} else if c > 1 {
+				c = 1
+			}
+			return c, true
+		}
+	}
+	return func(score float64) (float64, bool) {
+		v, err := sc.ValueOf(score)
+		return v, err == nil
+	}
+}
