@@ -110,7 +110,7 @@ func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, error)
 	err := c.DoJSON(ctx, http.MethodGet, "/_alias/"+url.PathEscape(alias), nil, &out)
 	if IsNotFound(err) {
 		if _, ierr := c.Do(ctx, http.MethodHead, "/"+url.PathEscape(alias), nil); ierr == nil {
-			return "", fmt.Errorf("%s is an index, not an alias: point an alias at it (POST /_aliases add) and make applications use the alias, then migrate the alias", alias)
+			return "", refusef(ErrMigrationInvalid, "%s is an index, not an alias: point an alias at it (POST /_aliases add) and make applications use the alias, then migrate the alias", alias)
 		}
 		return "", fmt.Errorf("alias %s does not exist: %w", alias, err)
 	}
@@ -123,7 +123,7 @@ func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, error)
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		return "", fmt.Errorf("alias %s points at %d indexes %v; a migration needs exactly one", alias, len(out), names)
+		return "", refusef(ErrMigrationInvalid, "alias %s points at %d indexes %v; a migration needs exactly one", alias, len(out), names)
 	}
 	for k := range out {
 		return k, nil
@@ -160,11 +160,16 @@ func (m *Migrator) Plan(ctx context.Context, req MigrationRequest) (*migrate.Pla
 		VectorField: req.VectorField, TextField: req.TextField, Docs: n, Shards: len(seqs)}
 	if req.Reembed {
 		if m.opt.Embedder == nil {
-			return nil, errors.New("re-embedding needs an embedder (KNNBRIDGE_EMBED_*)")
+			return nil, refusef(ErrMigrationInvalid, "re-embedding needs an embedder (KNNBRIDGE_EMBED_*)")
 		}
 		in.Model, in.ModelDimension = m.opt.Embedder.ModelName(), m.opt.Embedder.Dimension()
 	}
-	return migrate.BuildPlan(in)
+	p, err := migrate.BuildPlan(in)
+	if err != nil {
+		// BuildPlan only refuses the request itself (fields, dimensions).
+		return nil, &migrationError{kind: ErrMigrationInvalid, err: err}
+	}
+	return p, nil
 }
 
 // Start records a new migration of plan.Alias (refusing while another one
@@ -177,13 +182,13 @@ func (m *Migrator) Start(ctx context.Context, p *migrate.Plan) (*migrate.State, 
 	old, err := m.store.load(ctx, p.Alias)
 	switch {
 	case err == nil && old.Phase.Active():
-		return nil, fmt.Errorf("a migration of %s (%s -> %s) is in phase %s: continue it with run --resume, or finish it (cutover/rollback + cleanup)",
+		return nil, refusef(ErrMigrationActive, "a migration of %s (%s -> %s) is in phase %s: continue it with run --resume, or finish it (cutover/rollback + cleanup)",
 			p.Alias, old.Plan.Source, old.Plan.Target, old.Phase)
 	case err != nil && !errors.Is(err, ErrNoMigration):
 		return nil, err
 	}
 	if _, err := m.c.Do(ctx, http.MethodHead, "/"+url.PathEscape(p.Target), nil); err == nil {
-		return nil, fmt.Errorf("target index %s already exists; name another with --target-index or delete it", p.Target)
+		return nil, refusef(ErrMigrationConflict, "target index %s already exists; name another with --target-index or delete it", p.Target)
 	}
 	st := migrate.NewState(p, time.Now().UTC())
 	hostname, _ := os.Hostname()
@@ -277,7 +282,7 @@ func (m *Migrator) Run(ctx context.Context, alias string) (*migrate.State, error
 			return st, err
 		}
 	default:
-		return st, fmt.Errorf("migration %s is in phase %s: nothing to run", alias, st.Phase)
+		return st, refusef(ErrMigrationConflict, "migration %s is in phase %s: nothing to run", alias, st.Phase)
 	}
 	if err := m.save(ctx, st); err != nil {
 		return st, err

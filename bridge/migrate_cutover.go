@@ -182,7 +182,7 @@ func (m *Migrator) Verify(ctx context.Context, alias string, o VerifyOptions) (*
 	switch st.Phase {
 	case migrate.PhaseReady, migrate.PhaseCutOver, migrate.PhaseRolledBack:
 	default:
-		return nil, fmt.Errorf("migration %s is in phase %s: verify after run has reached ready", alias, st.Phase)
+		return nil, refusef(ErrMigrationConflict, "migration %s is in phase %s: verify after run has reached ready", alias, st.Phase)
 	}
 	v := &migrate.Verification{At: time.Now().UTC(), Phase: st.Phase, K: o.K, VectorTol: o.Tol, RecallThreshold: o.MinRecall}
 	if p.Mode == migrate.ModeReembed {
@@ -487,10 +487,10 @@ func (m *Migrator) Cutover(ctx context.Context, alias string, o CutoverOptions) 
 	}
 	p := st.Plan
 	if st.Phase != migrate.PhaseReady {
-		return st, fmt.Errorf("migration %s is in phase %s: cutover needs phase ready (run it first)", alias, st.Phase)
+		return st, refusef(ErrMigrationConflict, "migration %s is in phase %s: cutover needs phase ready (run it first)", alias, st.Phase)
 	}
 	if !o.Force && (st.Verification == nil || !st.Verification.Pass) {
-		return st, fmt.Errorf("migration %s has no passing verification: run `migrate verify` (or cutover --force)", alias)
+		return st, refusef(ErrMigrationConflict, "migration %s has no passing verification: run `migrate verify` (or cutover --force)", alias)
 	}
 	xf, err := migrate.NewTransformer(p, m.opt.Embedder)
 	if err != nil {
@@ -602,7 +602,7 @@ func (m *Migrator) Rollback(ctx context.Context, alias string, o RollbackOptions
 	}
 	p := st.Plan
 	if st.Phase != migrate.PhaseCutOver {
-		return st, fmt.Errorf("migration %s is in phase %s: rollback undoes a cutover", alias, st.Phase)
+		return st, refusef(ErrMigrationConflict, "migration %s is in phase %s: rollback undoes a cutover", alias, st.Phase)
 	}
 	tseqs, err := m.shardSeqs(ctx, p.Target)
 	if err != nil {
@@ -615,7 +615,7 @@ func (m *Migrator) Rollback(ctx context.Context, alias string, o RollbackOptions
 		}
 	}
 	if written && p.Mode == migrate.ModeReembed && !o.DiscardTargetWrites {
-		return st, fmt.Errorf("the target took writes since cutover and this migration re-embedded vectors with %s: they cannot be copied back into the source; rollback --discard-target-writes drops them", p.Model)
+		return st, refusef(ErrMigrationConflict, "the target took writes since cutover and this migration re-embedded vectors with %s: they cannot be copied back into the source; rollback --discard-target-writes drops them", p.Model)
 	}
 	replay := written && p.Mode == migrate.ModeCopy
 	if replay {
@@ -675,11 +675,11 @@ func (m *Migrator) Cleanup(ctx context.Context, alias string) (*migrate.State, s
 	case migrate.PhaseRolledBack:
 		victim = st.Plan.Target
 	default:
-		return st, "", fmt.Errorf("migration %s is in phase %s: cleanup follows a cutover (deletes the source) or a rollback (deletes the target)", alias, st.Phase)
+		return st, "", refusef(ErrMigrationConflict, "migration %s is in phase %s: cleanup follows a cutover (deletes the source) or a rollback (deletes the target)", alias, st.Phase)
 	}
 	// Never delete what the alias points at.
 	if cur, err := m.c.ResolveAlias(ctx, alias); err == nil && cur == victim {
-		return st, "", fmt.Errorf("alias %s points at %s: refusing to delete it", alias, victim)
+		return st, "", refusef(ErrMigrationConflict, "alias %s points at %s: refusing to delete it", alias, victim)
 	}
 	if _, err := m.c.Do(ctx, http.MethodDelete, "/"+url.PathEscape(victim), nil); err != nil && !IsNotFound(err) {
 		return st, "", fmt.Errorf("deleting %s: %w", victim, err)

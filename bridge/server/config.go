@@ -64,6 +64,9 @@ type Config struct {
 	// refused, so that an API client cannot make the sidecar read
 	// arbitrary files.
 	TrainFileRoot string `envconfig:"TRAIN_FILE_ROOT"`
+	// MigrationStateIndex holds migration states (the CLI's --state-index):
+	// the same index as `knnbridge migrate`, so both see one migration.
+	MigrationStateIndex string `envconfig:"MIGRATION_STATE_INDEX" default:"knnbridge-migrations"`
 }
 
 // ConfigFromEnv reads Config from KNNBRIDGE_* variables.
@@ -130,7 +133,7 @@ func (c Config) String() string {
 	if c.APIToken != "" {
 		tok = "***"
 	}
-	return fmt.Sprintf("listen=%s token=%s auth_disabled=%t metrics_auth=%t max_body=%d read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s request_timeout=%s long_request_timeout=%s shutdown_timeout=%s log_level=%s train_dir=%q train_file_root=%q",
+	return fmt.Sprintf("listen=%s token=%s auth_disabled=%t metrics_auth=%t max_body=%d read_header_timeout=%s read_timeout=%s write_timeout=%s idle_timeout=%s request_timeout=%s long_request_timeout=%s shutdown_timeout=%s log_level=%s train_dir=%q train_file_root=%q migration_state_index=%q",
 		c.ListenAddr, tok, c.AuthDisabled, c.MetricsAuth, c.MaxBodyBytes, c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout,
-		c.RequestTimeout, c.LongRequestTimeout, c.ShutdownTimeout, c.LogLevel, c.TrainDir, c.TrainFileRoot)
+		c.RequestTimeout, c.LongRequestTimeout, c.ShutdownTimeout, c.LogLevel, c.TrainDir, c.TrainFileRoot, c.MigrationStateIndex)
 }

@@ -27,6 +27,9 @@ type metrics struct {
 	bulkDuration prometheus.Histogram
 	embedDur     *prometheus.HistogramVec // model
 	embedBatch   *prometheus.HistogramVec // model
+	migRunning   prometheus.Gauge
+	migRuns      *prometheus.CounterVec // outcome: ready, cancelled, failed
+	migDocs      *prometheus.CounterVec // result: copied, already_newer, deleted
 }
 
 // Buckets from 1 ms to ~33 s: sidecar answers span cached searches to
@@ -54,7 +57,16 @@ func newMetrics() *metrics {
 	m.embedBatch = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "knnbridge_embed_batch_size", Help: "Texts per embedding call.", Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 	}, []string{"model"})
+	// Migrations: no alias label, like the routes (no index names in the
+	// metrics); GET /v1/migrations has the per-migration detail.
+	m.migRunning = prometheus.NewGauge(prometheus.GaugeOpts{Name: "knnbridge_migrations_running", Help: "Migration backfill/catch-up runs in progress in this sidecar."})
+	m.migRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "knnbridge_migration_runs_total", Help: "Finished migration runs by outcome (ready, cancelled, failed)."}, []string{"outcome"})
+	m.migDocs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "knnbridge_migration_documents_total",
+		Help: "Documents written to migration targets by result: copied, already_newer (a versioned copy the target already had: resumed pages), deleted (source deletes applied).",
+	}, []string{"result"})
 	m.reg.MustRegister(m.httpDuration, m.inFlight, m.osDuration, m.bulkDocs, m.bulkRetries, m.bulkBytes, m.bulkDuration, m.embedDur, m.embedBatch,
+		m.migRunning, m.migRuns, m.migDocs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

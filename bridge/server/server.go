@@ -74,6 +74,8 @@ type Server struct {
 
 	schemas  schemaCache
 	searcher *bridge.Searcher
+
+	mig *migrationRegistry
 }
 
 // New validates cfg and builds the server. It does not contact the
@@ -100,6 +102,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.schemas.ttl = 30 * time.Second
 	s.queries = newQueryBatcher(s, n, 64)
 	s.searcher = bridge.NewSearcher(deps.Cluster)
+	s.mig = newMigrationRegistry()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -203,7 +206,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr str
 	s.log.Info("shutting down: finishing in-flight requests", zap.Duration("deadline", s.cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
+	// Background migration runs stop at a checkpoint (resume continues
+	// them) while the in-flight requests finish.
+	migDone := make(chan error, 1)
+	go func() { migDone <- s.StopMigrations(sctx) }()
 	err := hs.Shutdown(sctx)
+	if merr := <-migDone; merr != nil {
+		s.log.Warn("shutdown deadline passed with migration runs still stopping; their last saved checkpoint stands", zap.Error(merr))
+	}
 	if err != nil {
 		s.log.Warn("shutdown deadline passed: cancelling the requests still running", zap.Error(err))
 		cancelBase()
@@ -244,6 +254,19 @@ func (s *Server) routes() http.Handler {
 	api("POST /v1/search", false, s.searchMulti)
 	api("POST /v1/embed", false, s.postEmbed)
 	api("POST /v1/train", true, s.postTrain)
+	// Migrations (migrations.go): start and resume answer 202 and run in
+	// the background; verify, cutover and rollback copy and wait, so they
+	// get the long timeout.
+	api("GET /v1/migrations", false, s.listMigrations)
+	api("POST /v1/migrations/{name}/plan", false, s.postMigrationPlan)
+	api("POST /v1/migrations/{name}", false, s.postMigration)
+	api("GET /v1/migrations/{name}", false, s.getMigration)
+	api("POST /v1/migrations/{name}/resume", false, s.postMigrationResume)
+	api("POST /v1/migrations/{name}/cancel", false, s.postMigrationCancel)
+	api("POST /v1/migrations/{name}/verify", true, s.postMigrationVerify)
+	api("POST /v1/migrations/{name}/cutover", true, s.postMigrationCutover)
+	api("POST /v1/migrations/{name}/rollback", true, s.postMigrationRollback)
+	api("POST /v1/migrations/{name}/cleanup", false, s.postMigrationCleanup)
 	// Everything else: a JSON 404 (or 405), never the default text page.
 	mux.Handle("/", s.wrap(false, false, func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Code: "no_route", Message: fmt.Sprintf("no route %s %s (see GET /openapi.yaml)", r.Method, r.URL.Path)}

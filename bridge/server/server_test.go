@@ -409,7 +409,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	// Every route the server registers is documented.
 	served := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.yaml",
 		"PUT /v1/indexes/{name}", "GET /v1/indexes/{name}", "POST /v1/indexes/{name}/documents",
-		"POST /v1/indexes/{name}/search", "POST /v1/search", "POST /v1/embed", "POST /v1/train"}
+		"POST /v1/indexes/{name}/search", "POST /v1/search", "POST /v1/embed", "POST /v1/train",
+		"GET /v1/migrations", "POST /v1/migrations/{name}/plan", "POST /v1/migrations/{name}", "GET /v1/migrations/{name}",
+		"POST /v1/migrations/{name}/resume", "POST /v1/migrations/{name}/cancel", "POST /v1/migrations/{name}/verify",
+		"POST /v1/migrations/{name}/cutover", "POST /v1/migrations/{name}/rollback", "POST /v1/migrations/{name}/cleanup"}
 	for _, r := range served {
 		if _, ok := ops[r]; !ok {
 			t.Errorf("route %s is not in openapi.yaml", r)
