@@ -90,7 +90,17 @@ type Loader struct {
 	mu                                sync.Mutex
 	ck                                Checkpoint
 	kept                              []Rejection
-	bodies                            chan []byte
+
+	// Memory is bounded by the configuration, not by the input: at most
+	// maxBodies bulk bodies ever exist (a free list, handed back by the
+	// senders as soon as a batch is answered), and the encoder may run at
+	// most window batches ahead of the last committed one, which bounds the
+	// per-batch bookkeeping the tracker holds while an early batch is still
+	// being retried.
+	bodies     chan buffers
+	madeBodies int // bodies allocated so far (encoder goroutine only)
+	maxBodies  int
+	window     chan struct{}
 }
 
 // NewLoader validates cfg and fills defaults.
@@ -123,9 +133,12 @@ func NewLoader(cfg Config) (*Loader, error) {
 		cfg.Checks.DataType = Float
 	}
 	cfg.Retry = cfg.Retry.withDefaults()
-	// The pool holds every body that can be in flight (encoder, batch
-	// queue, senders, result queue), so steady state allocates none.
-	l := &Loader{cfg: cfg, bodies: make(chan []byte, 2*cfg.Senders+4)}
+	// One body per sender, one being filled by the encoder and one ready
+	// in the queue, so that a sender finishing a request finds the next
+	// body waiting.
+	maxBodies := cfg.Senders + 2
+	l := &Loader{cfg: cfg, maxBodies: maxBodies, bodies: make(chan buffers, maxBodies),
+		window: make(chan struct{}, 4*cfg.Senders+4)}
 	if cfg.Start != nil {
 		l.ck = *cfg.Start
 		l.read.Store(l.ck.Read)
@@ -182,7 +195,7 @@ func (l *Loader) Run(ctx context.Context) (Report, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	chunks := make(chan chunk, 4)
 	embedded := make(chan chunk, 4)
-	batches := make(chan *Batch, cfg.Senders)
+	batches := make(chan *Batch, 1)
 	results := make(chan batchResult, cfg.Senders)
 	pre := make(map[int64][]Rejection) // encoder -> tracker, guarded by mu
 
@@ -206,6 +219,10 @@ func (l *Loader) Run(ctx context.Context) (Report, error) {
 					})
 					l.bytesSent.Add(int64(len(b.Body)))
 				}
+				// The tracker needs only the batch's counters: hand the
+				// body and the per-document spans back now.
+				l.bodies <- buffers{b.Body[:0], b.docs[:0]}
+				b.Body, b.docs = nil, nil
 				if err != nil {
 					return err
 				}
@@ -347,25 +364,54 @@ func (l *Loader) embedStage(ctx context.Context, in <-chan chunk, out chan<- chu
 	return nil
 }
 
-func (l *Loader) newBody() []byte {
+// buffers are what one batch needs: its body and its document spans.
+type buffers struct {
+	body []byte
+	docs []doc
+}
+
+// newBatch returns a batch with free buffers, allocating them only while
+// fewer than maxBodies exist; otherwise it waits for a sender to hand some
+// back.
+func (l *Loader) newBatch(ctx context.Context) (*Batch, error) {
 	select {
-	case b := <-l.bodies:
-		return b[:0]
+	case f := <-l.bodies:
+		return &Batch{Body: f.body, docs: f.docs}, nil
 	default:
+	}
+	if l.madeBodies < l.maxBodies {
+		l.madeBodies++
 		// Start at 1 MiB and let append grow it to what batches really
-		// need (pooled bodies keep their capacity): reserving the 5 MiB cap
+		// need (free bodies keep their capacity): reserving the 5 MiB cap
 		// up front would make the heap goal, and so peak RSS, several
 		// times larger than the data in flight.
-		return make([]byte, 0, min(l.cfg.MaxBatchBytes+64<<10, 1<<20))
+		return &Batch{Body: make([]byte, 0, min(l.cfg.MaxBatchBytes+64<<10, 1<<20)),
+			docs: make([]doc, 0, min(l.cfg.MaxBatchDocs, 1<<16))}, nil
+	}
+	select {
+	case f := <-l.bodies:
+		return &Batch{Body: f.body, docs: f.docs}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
 func (l *Loader) encodeStage(ctx context.Context, in <-chan chunk, out chan<- *Batch, pre map[int64][]Rejection) error {
 	cfg := &l.cfg
 	var seq int64
-	b := &Batch{Body: l.newBody()}
+	b, err := l.newBatch(ctx)
+	if err != nil {
+		return err
+	}
 	var rejs []Rejection
 	flush := func() error {
+		// Wait until the batch window has room: the tracker frees a slot
+		// per committed batch.
+		select {
+		case l.window <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		b.Seq = seq
 		seq++
 		if len(rejs) > 0 {
@@ -379,7 +425,9 @@ func (l *Loader) encodeStage(ctx context.Context, in <-chan chunk, out chan<- *B
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		b = &Batch{Body: l.newBody()}
+		if b, err = l.newBatch(ctx); err != nil {
+			return err
+		}
 		return nil
 	}
 	for c := range in {
@@ -475,10 +523,7 @@ func (l *Loader) track(results <-chan batchResult, pre map[int64][]Rejection, sa
 				rj := br.res.rejections[0]
 				return fmt.Errorf("ingest: aborting: document %q at %s rejected by the cluster: %s", rj.ID, rj.Pos, rj.Reason)
 			}
-			select {
-			case l.bodies <- br.b.Body:
-			default:
-			}
+			<-l.window
 		}
 		if time.Since(lastSave) >= cfg.CheckpointEvery {
 			l.mu.Lock()
