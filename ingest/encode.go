@@ -31,14 +31,20 @@ func DocID(r *Record) string {
 		return r.ID
 	}
 	h := sha256.New()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(r.Pos.Record))
-	h.Write(b[:])
+	// The bytes hashed are the record number then every component's
+	// little-endian float32 bits; they go through a stack buffer so that
+	// the hash sees a few large writes instead of one call per component.
+	var buf [1024]byte
+	b := binary.LittleEndian.AppendUint64(buf[:0], uint64(r.Pos.Record))
 	for _, x := range r.Vector {
-		binary.LittleEndian.PutUint32(b[:4], math.Float32bits(x))
-		h.Write(b[:4])
+		if len(b)+4 > len(buf) {
+			h.Write(b)
+			b = buf[:0]
+		}
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
 	}
-	h.Write([]byte{0})
+	b = append(b, 0)
+	h.Write(b)
 	h.Write([]byte(r.Text))
 	for _, f := range r.Fields {
 		h.Write([]byte{0})

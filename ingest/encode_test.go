@@ -2,7 +2,11 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -196,4 +200,44 @@ func FuzzParquet(f *testing.F) {
 			}
 		}
 	})
+}
+
+// docIDReference is DocID as first released (one hash write per
+// component): ids must never change between versions, or a resume after an
+// upgrade would duplicate every document already loaded.
+func docIDReference(r *Record) string {
+	h := sha256.New()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(r.Pos.Record))
+	h.Write(b[:])
+	for _, x := range r.Vector {
+		binary.LittleEndian.PutUint32(b[:4], math.Float32bits(x))
+		h.Write(b[:4])
+	}
+	h.Write([]byte{0})
+	h.Write([]byte(r.Text))
+	for _, f := range r.Fields {
+		h.Write([]byte{0})
+		h.Write([]byte(f.Name))
+		h.Write([]byte{0})
+		h.Write(f.Raw)
+	}
+	return fmt.Sprintf("%012d-%s", r.Pos.Record, base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:8]))
+}
+
+func TestDocIDStable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, d := range []int{0, 1, 3, 255, 256, 257, 384, 1536, 4099} {
+		for k := range 5 {
+			v := make([]float32, d)
+			for i := range v {
+				v[i] = rng.Float32()*2 - 1
+			}
+			r := Record{Pos: Position{Record: rng.Int64N(1 << 40)}, Vector: v, Text: "t" + strconv.Itoa(k), HasText: k%2 == 0,
+				Fields: []Field{{Name: "a", Raw: []byte(`"x"`)}}}
+			if got, want := DocID(&r), docIDReference(&r); got != want {
+				t.Fatalf("dim %d: DocID %s, first release gave %s", d, got, want)
+			}
+		}
+	}
 }
