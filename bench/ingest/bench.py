@@ -4,10 +4,23 @@ fvecs file, then for each loader creates a fresh lucene HNSW index
 time and peak RSS from wait4(), refreshes and checks the count. Prints
 docs/s, loader CPU seconds per 10k documents, peak RSS and the ratios.
 
-Loaders: knnbridge load (defaults: 5 MB batches, senders from the cluster
-size, index tuning on), opensearch-py helpers.parallel_bulk (chunk 500,
-same number of threads), a minimal opensearch-go loop (1000-doc batches,
-same number of goroutines, no retries or checks).
+Loaders, on equal terms: the same batch size (--batch documents per bulk
+request, default 1000), the same number of concurrent requests (--senders,
+default knnbridge's choice for the cluster), the same index settings (the
+index is created with replicas 0 and the default refresh interval; for a
+lucene field knnbridge's --tune auto changes nothing else). knnbridge load
+runs as a user would run it (checks, checkpoints, settings saved and
+restored, final refresh and count check); opensearch-py
+helpers.parallel_bulk (thread_count = senders, chunk_size = batch); a
+minimal opensearch-go loop (no retries or checks). Each run's wall time
+ends after a refresh of its index, so every loader pays for making its
+documents searchable, as knnbridge's own final refresh does.
+
+Fairness on a shared machine: an untimed warm-up load first (JIT of the
+node), then --repeat rounds with the loaders in rotating order; ratios are
+computed per round (knnbridge against the peers that ran next to it) and
+their median reported, plus best-of-N and all-round totals. The 1-minute
+load average is printed with every run.
 
 A second part loads 100k and 1M vectors into a stub bulk endpoint
 (bench/ingest/stub) to compare knnbridge's peak RSS across input sizes
@@ -70,6 +83,7 @@ def main():
     ap.add_argument("--rss-n", default="100000,1000000")
     ap.add_argument("--skip-cluster", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds per size; medians are reported")
+    ap.add_argument("--batch", type=int, default=1000, help="documents per bulk request, every loader")
     a = ap.parse_args()
     b = lambda x: os.path.join(a.bin, x)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -78,18 +92,31 @@ def main():
         nodes = req(f"{a.url}/_cat/nodes?format=json&h=node.role")
         senders = min(max(2 * sum("d" in n["node.role"] for n in nodes), 2), 32)
     results = []
+    loadavg = lambda: float(open("/proc/loadavg").read().split()[0])
+    med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
     if not a.skip_cluster:
+        # Warm-up, untimed: the node's JIT and caches, so that round 0's
+        # first loader is not the only one to pay for them.
+        dim0 = int(a.dims.split(",")[0])
+        f0 = os.path.join(a.work, f"v{a.n}x{dim0}.fvecs")
+        if not os.path.exists(f0):
+            subprocess.check_call([b("gen"), "-n", str(a.n), "-d", str(dim0), "-o", f0])
+        fresh_index(a.url, "bench-ingest-warmup", dim0)
+        subprocess.check_call([b("minimal"), "-url", a.url, "-index", "bench-ingest-warmup", "-file", f0,
+                               "-senders", str(senders), "-batch", str(a.batch), "-limit", "20000"], stdout=subprocess.DEVNULL)
+        req(f"{a.url}/bench-ingest-warmup", "DELETE")
         for dim in [int(x) for x in a.dims.split(",")]:
             f = os.path.join(a.work, f"v{a.n}x{dim}.fvecs")
             if not os.path.exists(f):
                 subprocess.check_call([b("gen"), "-n", str(a.n), "-d", str(dim), "-o", f])
             loaders = {
                 "knnbridge": lambda idx: [b("knnbridge"), "load", f, "--index", idx, "--opensearch-url", a.url,
-                                          "--senders", str(senders), "--progress", "off", "-o", "json",
+                                          "--senders", str(senders), "--batch-docs", str(a.batch), "--progress", "off", "-o", "json",
                                           "--checkpoint", os.path.join(a.work, idx + ".ck")],
-                "go-minimal": lambda idx: [b("minimal"), "-url", a.url, "-index", idx, "-file", f, "-senders", str(senders)],
+                "go-minimal": lambda idx: [b("minimal"), "-url", a.url, "-index", idx, "-file", f, "-senders", str(senders),
+                                            "-batch", str(a.batch)],
                 "opensearch-py": lambda idx: [a.python, os.path.join(here, "peer_py.py"), "--url", a.url, "--index", idx,
-                                              "--file", f, "--senders", str(senders)],
+                                              "--file", f, "--senders", str(senders), "--chunk", str(a.batch)],
             }
             row = {"dim": dim, "n": a.n}
             names = list(loaders)
@@ -102,8 +129,12 @@ def main():
                 for name in order:
                     idx = f"bench-ingest-{name}-{dim}"
                     fresh_index(a.url, idx, dim)
+                    la = loadavg()
+                    t0 = time.monotonic()
                     r = run4(loaders[name](idx))
                     req(f"{a.url}/{idx}/_refresh", "POST")
+                    r["wall"] = time.monotonic() - t0  # includes the refresh, for every loader
+                    r["load1"] = la
                     count = req(f"{a.url}/{idx}/_count")["count"]
                     r["count"] = count
                     r["docs_per_s"] = a.n / r["wall"]
@@ -112,14 +143,13 @@ def main():
                     runs[name].append(r)
                     print(f"dim {dim} round {rnd} {name:14s} wall {r['wall']:7.1f}s  {r['docs_per_s']:7.0f} docs/s  "
                           f"cpu {r['cpu']:6.2f}s ({r['cpu_per_10k']:.3f} s/10k docs)  rss {r['rss_mb']:6.1f} MB  "
-                          f"count {count} rc {r['rc']}", flush=True)
+                          f"count {count} rc {r['rc']}  load {la:.2f}", flush=True)
                     if count != a.n:
                         print(f"  WARNING: {name} left {count} documents of {a.n}", flush=True)
                     try:
                         req(f"{a.url}/{idx}", "DELETE")
                     except Exception:
                         pass
-            med = lambda xs: sorted(xs)[len(xs) // 2]
             for name in names:
                 row[name] = {"runs": runs[name], "docs_per_s": med([r["docs_per_s"] for r in runs[name]]),
                              "cpu_per_10k": med([r["cpu_per_10k"] for r in runs[name]]),
@@ -134,6 +164,16 @@ def main():
                   f"opensearch-py {row['opensearch-py']['docs_per_s_total']:.0f}; ratios knnbridge/opensearch-py "
                   f"{kt / row['opensearch-py']['docs_per_s_total']:.2f}x, knnbridge/go-minimal "
                   f"{kt / row['go-minimal']['docs_per_s_total']:.2f}x", flush=True)
+            # Per-round ratios: knnbridge against the peers it ran next to,
+            # under the same background load.
+            for peer in ("go-minimal", "opensearch-py"):
+                rs = [runs[peer][i]["wall"] / runs["knnbridge"][i]["wall"] for i in range(a.repeat)]
+                row[f"ratio_vs_{peer}"] = {"per_round": rs, "median": med(rs)}
+                print(f"dim {dim} knnbridge/{peer} per round: " + " ".join(f"{x:.2f}x" for x in rs) +
+                      f"; median {med(rs):.2f}x; best-of-{a.repeat} "
+                      f"{min(r['wall'] for r in runs[peer]) / min(r['wall'] for r in runs['knnbridge']):.2f}x", flush=True)
+            lo = [r["load1"] for n in names for r in runs[n]]
+            print(f"dim {dim} load average (1 min) at run starts: min {min(lo):.2f} median {med(lo):.2f} max {max(lo):.2f}", flush=True)
             k = row["knnbridge"]["docs_per_s"]
             print(f"dim {dim} medians of {a.repeat}: docs/s knnbridge {k:.0f}, go-minimal {row['go-minimal']['docs_per_s']:.0f}, "
                   f"opensearch-py {row['opensearch-py']['docs_per_s']:.0f}; ratios knnbridge/opensearch-py "
@@ -155,13 +195,13 @@ def main():
         for rnd in range(a.repeat):  # interleaved, medians reported
             for n in ns:
                 f = os.path.join(a.work, f"v{n}x128.fvecs")
+                la = loadavg()
                 r = run4([b("knnbridge"), "load", f, "--index", "idx", "--opensearch-url", "http://127.0.0.1:9299",
                           "--senders", "2", "--progress", "off", "--tune", "off", "-o", "json",
                           "--checkpoint", os.path.join(a.work, f"stub{n}-{rnd}.ck")])
                 runs[n].append(r)
                 print(f"stub round {rnd} n={n:8d}: rss {r['rss_mb']:.1f} MB, cpu {r['cpu']:.2f}s "
-                      f"({r['cpu'] / n * 10000:.3f} s/10k docs), {n / r['wall']:.0f} docs/s, rc {r['rc']}", flush=True)
-        med = lambda xs: sorted(xs)[len(xs) // 2]
+                      f"({r['cpu'] / n * 10000:.3f} s/10k docs), {n / r['wall']:.0f} docs/s, rc {r['rc']}, load {la:.2f}", flush=True)
         for n in ns:
             rss[n] = {"rss_mb": med([r["rss_mb"] for r in runs[n]]), "runs": runs[n]}
         print(f"peak RSS (median of {a.repeat}) n={ns[-1]}: {rss[ns[-1]]['rss_mb']:.1f} MB, n={ns[0]}: "

@@ -1,7 +1,7 @@
 """opensearch-py helpers.parallel_bulk loading an fvecs file: the peer of
 knnbridge load in bench/ingest. Reads the file with the standard library
 (array module), yields one action per vector, thread_count=--senders,
-chunk_size=500 (its default)."""
+chunk_size=--chunk (the benchmark passes its --batch, 1000, to every loader)."""
 import argparse
 import array
 import json

@@ -33,6 +33,7 @@ func main() {
 	senders := flag.Int("senders", 2, "concurrent bulk requests")
 	batch := flag.Int("batch", 1000, "documents per bulk request")
 	hashIDs := flag.Bool("hash-ids", false, "random-looking ids (sha256 of the ordinal) instead of 0, 1, 2...")
+	limit := flag.Int("limit", 0, "stop after this many vectors (0: all; the benchmark's warm-up)")
 	flag.Parse()
 	c, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearch.Config{Addresses: strings.Split(*url, ",")}})
 	if err != nil {
@@ -74,7 +75,7 @@ func main() {
 	enc := json.NewEncoder(&buf)
 	var hdr [4]byte
 	n, inBatch := 0, 0
-	for {
+	for *limit <= 0 || n < *limit {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			break
 		}
