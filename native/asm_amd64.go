@@ -81,6 +81,31 @@ func pq8M32(tables []float32, codes []byte, out []float32)
 func pq8M64(tables []float32, codes []byte, out []float32)
 
 //go:noescape
+func argminAddAVX2(a, b []float32, below float32) (idx int, val float32)
+
+// argminAddAsm runs the assembly on whole blocks of 8 and the Go twin on the
+// rest, continuing from the assembly's minimum (later indices only win when
+// strictly smaller, so ties still go to the first).
+func argminAddAsm(a, b []float32, below float32) (int, float32) {
+	n8 := len(a) &^ 7
+	idx := -1
+	if n8 > 0 {
+		if below != below { // NaN: nothing compares below it
+			return -1, below
+		}
+		if idx, below = argminAddAVX2(a[:n8], b[:n8], below); idx >= 0 {
+			below = a[idx] + b[idx] // the sum's own sign of zero, as in Go
+		}
+	}
+	if n8 < len(a) {
+		if j, v := argminAddGeneric(a[n8:], b[n8:len(a)], below); j >= 0 {
+			idx, below = n8+j, v
+		}
+	}
+	return idx, below
+}
+
+//go:noescape
 func maddAVX2(dst, a []float32, s float32, b []float32)
 
 // pq8Asm runs the assembly on whole groups of four vectors, Go on the rest:
@@ -181,22 +206,23 @@ func registerAsm() {
 		return
 	}
 	impls[AVX2] = &impl{
-		level:    AVX2,
-		dot:      dotAVX2,
-		l2:       l2AVX2,
-		cos:      cosAVX2,
-		dotBatch: dotBatchAVX2,
-		l2Batch:  l2BatchAVX2,
-		scale:    scaleAVX2,
-		dotI8:    dotI8AVX2,
-		l2I8:     l2I8AVX2,
-		dotU8:    dotU8AVX2,
-		l2U8:     l2U8AVX2,
-		hamming:  hammingAVX2,
-		pq4:      pq4AVX2Blocks,
-		pq8:      pq8Asm,
-		madd:     maddAVX2,
-		gemm:     gemmAVX2,
+		level:     AVX2,
+		dot:       dotAVX2,
+		l2:        l2AVX2,
+		cos:       cosAVX2,
+		dotBatch:  dotBatchAVX2,
+		l2Batch:   l2BatchAVX2,
+		scale:     scaleAVX2,
+		dotI8:     dotI8AVX2,
+		l2I8:      l2I8AVX2,
+		dotU8:     dotU8AVX2,
+		l2U8:      l2U8AVX2,
+		hamming:   hammingAVX2,
+		pq4:       pq4AVX2Blocks,
+		pq8:       pq8Asm,
+		madd:      maddAVX2,
+		argminAdd: argminAddAsm,
+		gemm:      gemmAVX2,
 	}
 	if !hasAVX512() {
 		return
@@ -210,22 +236,23 @@ func registerAsm() {
 		dotI8, dotU8 = dotI8VNNI, dotU8VNNI
 	}
 	im := &impl{
-		level:    AVX512,
-		dot:      dotAVX512,
-		l2:       l2AVX512,
-		cos:      cosAVX512,
-		dotBatch: dotBatchAVX512,
-		l2Batch:  l2BatchAVX512,
-		scale:    scaleAVX512,
-		dotI8:    dotI8,
-		l2I8:     l2I8AVX512,
-		dotU8:    dotU8,
-		l2U8:     l2U8AVX512,
-		hamming:  hamming,
-		pq4:      pq4AVX512Blocks,
-		pq8:      pq8Asm,
-		madd:     maddAVX2,
-		gemm:     gemmAVX512,
+		level:     AVX512,
+		dot:       dotAVX512,
+		l2:        l2AVX512,
+		cos:       cosAVX512,
+		dotBatch:  dotBatchAVX512,
+		l2Batch:   l2BatchAVX512,
+		scale:     scaleAVX512,
+		dotI8:     dotI8,
+		l2I8:      l2I8AVX512,
+		dotU8:     dotU8,
+		l2U8:      l2U8AVX512,
+		hamming:   hamming,
+		pq4:       pq4AVX512Blocks,
+		pq8:       pq8Asm,
+		madd:      maddAVX2,
+		argminAdd: argminAddAsm,
+		gemm:      gemmAVX512,
 	}
 	if splitAVX512() {
 		// Zen 4 runs 512-bit float arithmetic as two 256-bit halves: the zmm

@@ -1973,6 +1973,93 @@ mddone:
 	VZEROUPPER
 	RET
 
+DATA amiota<>+0(SB)/4, $0
+DATA amiota<>+4(SB)/4, $1
+DATA amiota<>+8(SB)/4, $2
+DATA amiota<>+12(SB)/4, $3
+DATA amiota<>+16(SB)/4, $4
+DATA amiota<>+20(SB)/4, $5
+DATA amiota<>+24(SB)/4, $6
+DATA amiota<>+28(SB)/4, $7
+DATA amiota<>+32(SB)/4, $8
+GLOBL amiota<>(SB), RODATA|NOPTR, $36
+// func argminAddAVX2(a, b []float32, below float32) (idx int, val float32)
+// len(a) == len(b), a positive multiple of 8. idx = -1 when nothing is below.
+TEXT ·argminAddAVX2(SB), NOSPLIT, $0-68
+	MOVQ a_base+0(FP), SI
+	MOVQ b_base+24(FP), DI
+	MOVQ a_len+8(FP), CX
+	VBROADCASTSS below+48(FP), Y0
+	VMOVAPS Y0, Y6
+	VPCMPEQD Y1, Y1, Y1
+	VMOVDQU Y1, Y7
+	VMOVDQU amiota<>(SB), Y2 // 0..7: indices of the first set's lanes
+	VPBROADCASTD amiota<>+32(SB), Y3 // 8
+	VPADDD Y3, Y2, Y8 // 8..15: the second set's
+	VPADDD Y3, Y3, Y3 // 16: step for both sets
+am16:
+	CMPQ CX, $16
+	JB am8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y10
+	VADDPS (DI), Y4, Y4
+	VADDPS 32(DI), Y10, Y10
+	VCMPPS $1, Y0, Y4, Y5
+	VCMPPS $1, Y6, Y10, Y11
+	VBLENDVPS Y5, Y4, Y0, Y0
+	VBLENDVPS Y11, Y10, Y6, Y6
+	VBLENDVPS Y5, Y2, Y1, Y1
+	VBLENDVPS Y11, Y8, Y7, Y7
+	VPADDD Y3, Y2, Y2
+	VPADDD Y3, Y8, Y8
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP am16
+am8:
+	TESTQ CX, CX
+	JZ ammerge
+	VMOVUPS (SI), Y4
+	VADDPS (DI), Y4, Y4
+	VCMPPS $1, Y0, Y4, Y5
+	VBLENDVPS Y5, Y4, Y0, Y0
+	VBLENDVPS Y5, Y2, Y1, Y1
+ammerge:
+	// take the second set's lane where it is smaller, or equal with a
+	// lower index
+	VCMPPS $1, Y0, Y6, Y5
+	VCMPPS $0, Y0, Y6, Y11
+	VPCMPGTD Y7, Y1, Y12
+	VPAND Y12, Y11, Y11
+	VPOR Y11, Y5, Y5
+	VBLENDVPS Y5, Y6, Y0, Y0
+	VBLENDVPS Y5, Y7, Y1, Y1
+	// minimum value into every lane of Y8
+	VEXTRACTF128 $1, Y0, X8
+	VMINPS X8, X0, X8
+	VPERMILPS $0x4E, X8, X9
+	VMINPS X9, X8, X8
+	VPERMILPS $0xB1, X8, X9
+	VMINPS X9, X8, X8
+	VBROADCASTSS X8, Y9
+	// lowest index among the lanes holding it (others: MaxInt32)
+	VCMPPS $0, Y9, Y0, Y5
+	VPCMPEQD Y10, Y10, Y10
+	VPSRLD $1, Y10, Y10
+	VBLENDVPS Y5, Y1, Y10, Y10
+	VEXTRACTI128 $1, Y10, X11
+	VPMINSD X11, X10, X10
+	VPSHUFD $0x4E, X10, X11
+	VPMINSD X11, X10, X10
+	VPSHUFD $0xB1, X10, X11
+	VPMINSD X11, X10, X10
+	VMOVD X10, AX
+	MOVLQSX AX, AX
+	MOVQ AX, idx+56(FP)
+	VMOVSS X8, val+64(FP)
+	VZEROUPPER
+	RET
+
 // func pq4AVX2(tables []float32, M int, codes []byte, out []float32, idx *[16]int32)
 // len(out) is a positive multiple of 8; (M+1)/2 >= 4; idx[v] = v*((M+1)/2).
 TEXT ·pq4AVX2(SB), NOSPLIT, $0-88

@@ -71,22 +71,23 @@ type gemmKernel struct {
 // impl is one complete set of kernels. The public functions check lengths
 // and then call through the active impl, so the kernels may assume valid input.
 type impl struct {
-	level    Level
-	dot      func(a, b []float32) float32
-	l2       func(a, b []float32) float32
-	cos      func(a, b []float32) (dot, aa, bb float32)
-	dotBatch func(q, m, out []float32)
-	l2Batch  func(q, m, out []float32)
-	scale    func(a []float32, s float32)
-	dotI8    func(a, b []int8) int32
-	l2I8     func(a, b []int8) uint32
-	dotU8    func(a, b []uint8) uint32
-	l2U8     func(a, b []uint8) uint32
-	hamming  func(a, b []byte) int
-	pq4      func(tables []float32, M int, codes []byte, out []float32)
-	pq8      func(tables []float32, M int, codes []byte, out []float32) // ksub = 256
-	madd     func(dst, a []float32, s float32, b []float32)
-	gemm     gemmKernel
+	level     Level
+	dot       func(a, b []float32) float32
+	l2        func(a, b []float32) float32
+	cos       func(a, b []float32) (dot, aa, bb float32)
+	dotBatch  func(q, m, out []float32)
+	l2Batch   func(q, m, out []float32)
+	scale     func(a []float32, s float32)
+	dotI8     func(a, b []int8) int32
+	l2I8      func(a, b []int8) uint32
+	dotU8     func(a, b []uint8) uint32
+	l2U8      func(a, b []uint8) uint32
+	hamming   func(a, b []byte) int
+	pq4       func(tables []float32, M int, codes []byte, out []float32)
+	pq8       func(tables []float32, M int, codes []byte, out []float32) // ksub = 256
+	madd      func(dst, a []float32, s float32, b []float32)
+	argminAdd func(a, b []float32, below float32) (int, float32)
+	gemm      gemmKernel
 }
 
 var (

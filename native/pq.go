@@ -119,3 +119,27 @@ func PQ4LookupSum(tables []float32, M int, codes []byte, out []float32) {
 	}
 	cur.Load().pq4(tables, M, codes, out)
 }
+
+// ArgminAdd returns the index of the smallest a[j]+b[j] that is strictly
+// below `below`, and that sum; the first such index on ties, and (-1, below)
+// when no sum is below (NaN sums never are). k-means and PQ encoding assign
+// each point with it: a = the centroids' squared norms, b = −2·x·c from a
+// matrix product, below = the best so far (+Inf to start). Lengths must
+// match (else a panic naming them).
+func ArgminAdd(a, b []float32, below float32) (int, float32) {
+	if len(a) != len(b) {
+		panic(fmt.Sprintf("native.ArgminAdd: length mismatch %d != %d", len(a), len(b)))
+	}
+	return cur.Load().argminAdd(a, b, below)
+}
+
+func argminAddGeneric(a, b []float32, below float32) (int, float32) {
+	b = b[:len(a)]
+	idx := -1
+	for j, v := range a {
+		if s := v + b[j]; s < below {
+			below, idx = s, j
+		}
+	}
+	return idx, below
+}

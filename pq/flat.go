@@ -158,13 +158,8 @@ func flatSearch(q []float32, nq int, b []float32, nb, d, k int, metric Metric, b
 						if k == 1 {
 							// ‖x‖² is common to the row: argmin of ‖c‖² − 2x·c,
 							// then add it back (the hot loop of k-means).
-							bs, bi := best[i]-xn, bestID[i]
-							bj := -1
-							for j, v := range row {
-								if s := bn[j] + v; s < bs {
-									bs, bj = s, j
-								}
-							}
+							bi := bestID[i]
+							bj, bs := native.ArgminAdd(bn, row, best[i]-xn)
 							if bj >= 0 {
 								bi = int64(b0 + bj)
 							}

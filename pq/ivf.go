@@ -354,9 +354,9 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 			for m := 0; m < p.M; m++ {
 				native.DotBatch(q[m*p.Dsub:(m+1)*p.Dsub], p.sub(m), s.tab2[m*p.Ksub:(m+1)*p.Ksub])
 			}
-			for i := range s.tab2 {
-				s.tab2[i] *= -2
-			}
+			// −2·⟨x,y_R⟩ (scaling by −2 is exact, so every path below
+			// rounds the same way).
+			native.Scale(s.tab2, -2)
 		case ix.ByResidual && ix.Metric == MetricL2:
 			mode = 2
 		case ix.ByResidual:
@@ -395,13 +395,19 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 		var pre []float32
 		switch mode {
 		case 1:
-			// Instead of summing the two M×Ksub tables for every probed
-			// list (faiss's fvec_madd), look each code up in both: M extra
-			// lookups per code beat M·Ksub additions per list unless the
-			// list holds more than Ksub codes, and lists rarely do.
+			// faiss's fvec_madd: one table per probed list, term 2 + term 3,
+			// then one lookup per sub-quantizer. The M·Ksub additions
+			// (one FMA pass over 16 KiB for M=16) cost about as much as M
+			// extra lookups for ~32 codes, so short lists instead look
+			// each code up in both tables.
 			pre = ix.precomputed[l*len(tab) : (l+1)*len(tab)]
-			tab = s.tab2
 			base = cdis[pi]
+			if n >= maddMinCodes {
+				native.Madd(tab, pre, 1, s.tab2)
+				pre = nil
+			} else {
+				tab = s.tab2
+			}
 		case 2:
 			c := ix.Centroids[l*ix.D : (l+1)*ix.D]
 			for j := range s.resid {
@@ -428,6 +434,11 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 		}
 	}
 }
+
+// maddMinCodes is the list length from which the L2 precomputed-table search
+// builds one summed table per list instead of looking codes up in two (a
+// variable so that tests can force either path).
+var maddMinCodes = 32
 
 // Reconstruct returns the stored approximation of the vectors of x as the
 // index would code them (assign, residual, encode, decode, add centroid),

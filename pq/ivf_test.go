@@ -69,13 +69,15 @@ func TestIVFPQDistancesAreExactOnReconstructions(t *testing.T) {
 		nbits   int
 		resid   bool
 		noTable bool
+		split   bool // force the two-table lookups of short lists
 	}{
-		{"l2-resid-precomputed", MetricL2, 8, true, false},
-		{"l2-resid-no-table", MetricL2, 8, true, true},
-		{"l2-resid-4bit", MetricL2, 4, true, false},
-		{"l2-direct", MetricL2, 6, false, false},
-		{"ip-resid", MetricInnerProduct, 8, true, false},
-		{"ip-direct-5bit", MetricInnerProduct, 5, false, false},
+		{"l2-resid-precomputed", MetricL2, 8, true, false, false},
+		{"l2-resid-precomputed-two-lookups", MetricL2, 8, true, false, true},
+		{"l2-resid-no-table", MetricL2, 8, true, true, false},
+		{"l2-resid-4bit", MetricL2, 4, true, false, false},
+		{"l2-direct", MetricL2, 6, false, false, false},
+		{"ip-resid", MetricInnerProduct, 8, true, false, false},
+		{"ip-direct-5bit", MetricInnerProduct, 5, false, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +85,10 @@ func TestIVFPQDistancesAreExactOnReconstructions(t *testing.T) {
 			if tc.noTable {
 				ix.precomputed = nil
 				ix.precomputedOff = true
+			}
+			if tc.split {
+				defer func(v int) { maddMinCodes = v }(maddMinCodes)
+				maddMinCodes = 1 << 30
 			}
 			res, err := ix.Search(q, 20, 16, 2)
 			if err != nil {

@@ -185,13 +185,8 @@ func (p *ProductQuantizer) encodeTrusted(x []float32, n int, codes []byte, threa
 				for i := 0; i < bs; i++ {
 					row := c[i*p.Ksub : (i+1)*p.Ksub]
 					// ‖x‖² is the same for every candidate: argmin of ‖c‖² − 2x·c.
-					bj, bv := 0, cn[0]+row[0]
-					for j := 1; j < p.Ksub; j++ {
-						if v := cn[j] + row[j]; v < bv {
-							bj, bv = j, v
-						}
-					}
-					idx[i*p.M+m] = byte(bj)
+					bj, _ := native.ArgminAdd(cn, row, inf32)
+					idx[i*p.M+m] = byte(max(bj, 0)) // inputs are finite, so -1 cannot happen
 				}
 			}
 			for i := 0; i < bs; i++ {
