@@ -545,4 +545,37 @@ func TestQueriesHybridPaginationIsConsistent(t *testing.T) {
 	if !slices.Equal(walked, paged) {
 		t.Fatalf("cursor walk differs: %v", walked)
 	}
+	// The same walk through the cluster: each request fuses the same depth
+	// and returns the page after the previous page's Next cursor.
+	var viaSearch []string
+	next := ""
+	for trip := 0; ; trip++ {
+		if trip > full.Total {
+			t.Fatalf("cursor walk does not end: %d pages", trip)
+		}
+		p := base
+		p.Size = 9
+		if next != "" {
+			cur, err := queries.DecodeCursor(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.After = &cur
+		}
+		res, err := s.Search(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaSearch = append(viaSearch, resultIDs(res.Results)...)
+		if res.Next == "" {
+			if len(res.Results) == 9 {
+				t.Fatalf("a full page without a next cursor")
+			}
+			break
+		}
+		next = res.Next
+	}
+	if !slices.Equal(viaSearch, paged) {
+		t.Fatalf("SearchRequest.After walk differs:\n%v\nwant %v", viaSearch, paged)
+	}
 }

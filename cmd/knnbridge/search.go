@@ -49,6 +49,7 @@ type searchOpts struct {
 	topK, autocut                                      int
 	gap, gapRel, cumulative                            float64
 	source                                             string
+	after, lowerBounds, upperBounds                    string
 }
 
 func newSearchCmd() *cobra.Command { return newSearchCmdWith(&searchOpts{}) }
@@ -83,6 +84,7 @@ search (or client-side filtering, --threshold-fallback client) elsewhere.`,
 	f.IntVar(&o.k, "k", 10, "number of results wanted (k that means k)")
 	f.IntVar(&o.from, "from", 0, "page offset")
 	f.IntVar(&o.size, "size", 0, "page size (default k)")
+	f.StringVar(&o.after, "after", "", "page cursor: the results after this token (printed as \"next\" by the previous page); instead of --from, with the same --depth")
 	f.IntVar(&o.depth, "depth", 0, "hybrid: candidates per sub-query (default max(k, from+size)); keep constant across pages")
 	f.StringVar(&o.filter, "filter", "", "query DSL filter (JSON object) applied to both sides")
 	f.Float64Var(&o.minSim, "min-similarity", 0, "threshold in natural units (cosine/inner product ≥, distances ≤); in hybrid mode it limits the k-NN side's candidates")
@@ -97,6 +99,8 @@ search (or client-side filtering, --threshold-fallback client) elsewhere.`,
 	f.StringVar(&o.comb, "combination", "", "hybrid combination: arithmetic_mean, geometric_mean, harmonic_mean, sum (default per normalization)")
 	f.StringVar(&o.weights, "weights", "", "hybrid weights, BM25 first (e.g. 0.3,0.7; must sum to 1 except for dbsf)")
 	f.IntVar(&o.rankConstant, "rank-constant", 0, "RRF rank constant (default 60)")
+	f.StringVar(&o.lowerBounds, "lower-bounds", "", "hybrid min_max lower bounds, one per sub-query, BM25 first: [apply:|clip:|ignore:]SCORE or - for none (e.g. clip:0.2,-)")
+	f.StringVar(&o.upperBounds, "upper-bounds", "", "hybrid min_max upper bounds, as --lower-bounds (e.g. -,apply:0.95)")
 	f.BoolVar(&o.parallel, "parallel", false, "hybrid: two parallel requests instead of one _msearch")
 	f.IntVar(&o.topK, "top-k", 0, "cut-off: keep at most this many")
 	f.Float64Var(&o.gap, "gap", 0, "cut-off: stop at the first score drop larger than this")
@@ -144,6 +148,41 @@ func parseWeights(s string) ([]float64, error) {
 		w = append(w, x)
 	}
 	return w, nil
+}
+
+// parseBounds reads --lower-bounds / --upper-bounds: comma-separated
+// entries aligned with the sub-queries, each "-" (no bound), SCORE (mode
+// apply) or MODE:SCORE, as neural-search's lower_bounds/upper_bounds
+// entries {"mode", "min_score"/"max_score"}.
+func parseBounds(flag, s string) ([]*queries.Bound, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []*queries.Bound
+	for i, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "-" || p == "" {
+			out = append(out, nil)
+			continue
+		}
+		var b queries.Bound
+		num := p
+		if m, rest, ok := strings.Cut(p, ":"); ok {
+			b.Mode, num = queries.BoundMode(m), rest
+			switch b.Mode {
+			case queries.BoundApply, queries.BoundClip, queries.BoundIgnore:
+			default:
+				return nil, fmt.Errorf("%s: entry %d (%q): mode %q: want apply, clip or ignore", flag, i, p, m)
+			}
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: entry %d (%q): %w", flag, i, p, err)
+		}
+		b.Score = x
+		out = append(out, &b)
+	}
+	return out, nil
 }
 
 func buildSearchRequest(ctx context.Context, cmd *cobra.Command, o searchOpts) (bridge.SearchRequest, error) {
@@ -221,6 +260,48 @@ func buildSearchRequest(ctx context.Context, cmd *cobra.Command, o searchOpts) (
 	}
 	req.Fusion = queries.Fusion{Normalization: queries.Normalization(o.norm), Combination: queries.Combination(o.comb),
 		Weights: w, RankConstant: o.rankConstant}
+	lower, err := parseBounds("--lower-bounds", o.lowerBounds)
+	if err != nil {
+		return req, err
+	}
+	upper, err := parseBounds("--upper-bounds", o.upperBounds)
+	if err != nil {
+		return req, err
+	}
+	if lower != nil || upper != nil {
+		if req.Mode != bridge.ModeHybrid {
+			return req, fmt.Errorf("--lower-bounds/--upper-bounds apply to hybrid min_max fusion, not mode %s", req.Mode)
+		}
+		if lower != nil && upper != nil && len(lower) != len(upper) {
+			return req, fmt.Errorf("--lower-bounds has %d entries and --upper-bounds %d: give one per sub-query (BM25, k-NN)", len(lower), len(upper))
+		}
+		n := max(len(lower), len(upper))
+		req.Fusion.Bounds = make([]queries.MinMaxBounds, n)
+		for i := range n {
+			if lower != nil {
+				req.Fusion.Bounds[i].Lower = lower[i]
+			}
+			if upper != nil {
+				req.Fusion.Bounds[i].Upper = upper[i]
+			}
+		}
+	}
+	if req.Mode == bridge.ModeHybrid {
+		// Fail before any request: the hybrid fuses two sub-queries.
+		if err := req.Fusion.Validate(2); err != nil {
+			return req, fmt.Errorf("hybrid fusion: %w", err)
+		}
+	}
+	if o.after != "" {
+		if o.from != 0 {
+			return req, fmt.Errorf("--after and --from are exclusive: a cursor already says where the page starts")
+		}
+		c, err := queries.DecodeCursor(o.after)
+		if err != nil {
+			return req, fmt.Errorf("--after: %w", err)
+		}
+		req.After = &c
+	}
 	switch {
 	case o.noSource:
 		req.Source = &queries.Source{Disabled: true}
@@ -300,5 +381,11 @@ func printSearchTable(w io.Writer, res *bridge.SearchResult, explain bool) error
 		}
 		fmt.Fprintln(tw, line)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.Next != "" {
+		fmt.Fprintf(w, "next page: --after %s\n", res.Next)
+	}
+	return nil
 }
