@@ -39,7 +39,8 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]f
 		bufs = new(forwardBufs)
 	}
 	defer forwardPool.Put(bufs)
-	bufs.x, bufs.qkv, bufs.ctx = grow(bufs.x, T*H), grow(bufs.qkv, T*3*H), grow(bufs.ctx, T*H)
+	// qkv has 3 spare rows: attention's 4-row tiles read past the last token.
+	bufs.x, bufs.qkv, bufs.ctx = grow(bufs.x, T*H), grow(bufs.qkv, (T+3)*3*H), grow(bufs.ctx, T*H)
 	bufs.tmp, bufs.inter = grow(bufs.tmp, T*H), grow(bufs.inter, T*I)
 	x, qkv, ctxBuf, tmp, inter := bufs.x, bufs.qkv, bufs.ctx, bufs.tmp, bufs.inter
 
@@ -62,7 +63,7 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]f
 			return nil, err
 		}
 		l := &m.layers[li]
-		l.qkv.apply(qkv, x, T, threads)
+		l.qkv.apply(qkv[:T*3*H], x, T, threads)
 		m.attention(ctxBuf, qkv, offs, threads)
 		l.o.apply(tmp, ctxBuf, T, threads)
 		layerNormRows(x, tmp, l.ln1W, l.ln1B, H, float32(c.LayerNormEps), threads) // x = LN(tmp + x)
@@ -237,7 +238,81 @@ func (m *Model) attention(out, qkv []float32, offs []int, threads int) {
 			}
 		}
 	}
+	if useAVX2 && dh%16 == 0 {
+		work = func(j0, j1 int) { m.attentionAVX2(out, qkv, offs, j0, j1, scale) }
+	}
 	parallelRows(jobs, threads, work)
+}
+
+// attnScratch is one goroutine's attention scratch: K transposed and
+// scaled, the score rows, and a 4×16 tile for the rows past a sequence end.
+type attnScratch struct {
+	kt, sc []float32
+	tile   [4 * 16]float32
+}
+
+var attnPool sync.Pool
+
+// attentionAVX2 does the (sequence, head) jobs [j0, j1) with kern4x16AVX2:
+// scores = Q·(scale·K)ᵀ with Q read in place from the QKV rows and K
+// transposed into a panel 16-padded wide; softmax over each row (padding
+// columns pushed to ~0); then P·V with V read in place and the result
+// written straight into out. No per-head copies of Q, V or the output.
+// The QKV buffer has 3 spare rows past the last token, so the 4-row tiles
+// may read past a sequence's end (those rows' results are dropped).
+func (m *Model) attentionAVX2(out, qkv []float32, offs []int, j0, j1 int, scale float32) {
+	H := m.Config.HiddenSize
+	nh := m.Config.NumAttentionHeads
+	dh := H / nh
+	s, _ := attnPool.Get().(*attnScratch)
+	if s == nil {
+		s = new(attnScratch)
+	}
+	defer attnPool.Put(s)
+	H3 := 3 * H
+	for j := j0; j < j1; j++ {
+		si, h := j/nh, j%nh
+		base, L := offs[si], offs[si+1]-offs[si]
+		ls := (L + 15) &^ 15 // score row stride, and K panel width
+		l8 := (L + 7) &^ 7   // softmax width
+		lr := (L + 3) &^ 3   // score rows
+		s.kt, s.sc = grow(s.kt, dh*ls), grow(s.sc, lr*ls)
+		kt, sc := s.kt, s.sc
+		for d := 0; d < dh; d++ {
+			row := kt[d*ls : (d+1)*ls]
+			src := qkv[base*H3+H+h*dh+d:]
+			for t := 0; t < L; t++ {
+				row[t] = src[t*H3] * scale
+			}
+			clear(row[L:])
+		}
+		q := qkv[base*H3+h*dh:]
+		for i := 0; i < L; i += 4 {
+			for c := 0; c < ls; c += 16 {
+				kern4x16AVX2(dh, &q[i*H3], H3, &kt[c], ls, &sc[i*ls+c], ls)
+			}
+		}
+		for i := 0; i < L; i++ {
+			row := sc[i*ls : i*ls+l8]
+			for t := L; t < l8; t++ {
+				row[t] = -1e30
+			}
+			softmax(row)
+		}
+		v := qkv[base*H3+2*H+h*dh:]
+		for i := 0; i < L; i += 4 {
+			for c := 0; c < dh; c += 16 {
+				if i+4 <= L {
+					kern4x16AVX2(L, &sc[i*ls], ls, &v[c], H3, &out[(base+i)*H+h*dh+c], H)
+					continue
+				}
+				kern4x16AVX2(L, &sc[i*ls], ls, &v[c], H3, &s.tile[0], 16)
+				for r := 0; r < L-i; r++ {
+					copy(out[(base+i+r)*H+h*dh+c:(base+i+r)*H+h*dh+c+16], s.tile[r*16:])
+				}
+			}
+		}
+	}
 }
 
 func grow(b []float32, n int) []float32 {

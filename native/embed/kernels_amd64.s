@@ -510,3 +510,139 @@ naloop:
 	JNZ naloop
 	VZEROUPPER
 	RET
+
+// func kern4x16AVX2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+// C[0:4, 0:16] = A[0:4, 0:k] · B[0:k, 0:16] with row strides lda, ldb, ldc
+// (floats); C is overwritten. Attention's small products (Q·Kᵀ against a
+// transposed K, P·V straight from the QKV rows) use it: 8 accumulators
+// cover the FMA latency, and no operand is packed beyond K's transpose.
+TEXT ·kern4x16AVX2(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (SI)(R8*2), R9
+	ADDQ R8, R9
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ k4store
+k4loop:
+	VMOVUPS (DI), Y8
+	VMOVUPS 32(DI), Y9
+	VBROADCASTSS (SI), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VBROADCASTSS (SI)(R8*1), Y11
+	VFMADD231PS Y8, Y11, Y2
+	VFMADD231PS Y9, Y11, Y3
+	VBROADCASTSS (SI)(R8*2), Y12
+	VFMADD231PS Y8, Y12, Y4
+	VFMADD231PS Y9, Y12, Y5
+	VBROADCASTSS (R9), Y13
+	VFMADD231PS Y8, Y13, Y6
+	VFMADD231PS Y9, Y13, Y7
+	ADDQ $4, SI
+	ADDQ $4, R9
+	ADDQ R10, DI
+	DECQ CX
+	JNZ k4loop
+k4store:
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R11
+	SHLQ $2, R11
+	LEAQ (DX)(R11*2), R12
+	ADDQ R11, R12
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, (DX)(R11*1)
+	VMOVUPS Y3, 32(DX)(R11*1)
+	VMOVUPS Y4, (DX)(R11*2)
+	VMOVUPS Y5, 32(DX)(R11*2)
+	VMOVUPS Y6, (R12)
+	VMOVUPS Y7, 32(R12)
+	VZEROUPPER
+	RET
+
+// func kern6x32AVX512(k int, a *float32, lda int, b *float32, bias *float32, c *float32, ldc int)
+// kern6x16AVX2 with 32-wide panels in zmm registers (Zen 4 runs them at the
+// same FLOP rate, with half the instructions and half the A broadcasts per
+// FLOP).
+TEXT ·kern6x32AVX512(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (SI)(R8*2), R9
+	ADDQ R8, R9
+	MOVQ b+24(FP), DI
+	MOVQ bias+32(FP), AX
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z0, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z0, Z10
+	VMOVAPS Z1, Z11
+	TESTQ CX, CX
+	JZ k5store
+k5loop:
+	VMOVUPS (DI), Z12
+	VMOVUPS 64(DI), Z13
+	VBROADCASTSS (SI), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VFMADD231PS Z13, Z14, Z1
+	VBROADCASTSS (SI)(R8*1), Z15
+	VFMADD231PS Z12, Z15, Z2
+	VFMADD231PS Z13, Z15, Z3
+	VBROADCASTSS (SI)(R8*2), Z16
+	VFMADD231PS Z12, Z16, Z4
+	VFMADD231PS Z13, Z16, Z5
+	VBROADCASTSS (R9), Z17
+	VFMADD231PS Z12, Z17, Z6
+	VFMADD231PS Z13, Z17, Z7
+	VBROADCASTSS (R9)(R8*1), Z18
+	VFMADD231PS Z12, Z18, Z8
+	VFMADD231PS Z13, Z18, Z9
+	VBROADCASTSS (R9)(R8*2), Z19
+	VFMADD231PS Z12, Z19, Z10
+	VFMADD231PS Z13, Z19, Z11
+	ADDQ $4, SI
+	ADDQ $4, R9
+	ADDQ $128, DI
+	DECQ CX
+	JNZ k5loop
+k5store:
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R10
+	SHLQ $2, R10
+	LEAQ (DX)(R10*2), R11
+	ADDQ R10, R11
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, (DX)(R10*1)
+	VMOVUPS Z3, 64(DX)(R10*1)
+	VMOVUPS Z4, (DX)(R10*2)
+	VMOVUPS Z5, 64(DX)(R10*2)
+	VMOVUPS Z6, (R11)
+	VMOVUPS Z7, 64(R11)
+	VMOVUPS Z8, (R11)(R10*1)
+	VMOVUPS Z9, 64(R11)(R10*1)
+	VMOVUPS Z10, (R11)(R10*2)
+	VMOVUPS Z11, 64(R11)(R10*2)
+	VZEROUPPER
+	RET

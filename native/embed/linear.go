@@ -16,17 +16,31 @@ type linear struct {
 	n, k   int
 	w      []float32 // [n, k], nil once packed
 	bias   []float32 // [n]
-	panels []float32 // ceil(n/16) panels of k*16 floats
-	pbias  []float32 // bias padded to a multiple of 16
+	pw     int       // panel width: 16 (AVX2) or 32 (AVX-512)
+	panels []float32 // ceil(n/pw) panels of k*pw floats
+	pbias  []float32 // bias padded to a multiple of pw
 }
 
-const panelW, blockR = 16, 6
+const blockR = 6
+
+// kernel is the micro-kernel for panels pw wide.
+func (l *linear) kernel() func(k int, a *float32, lda int, b *float32, bias *float32, c *float32, ldc int) {
+	if l.pw == 32 {
+		return kern6x32AVX512
+	}
+	return kern6x16AVX2
+}
 
 func newLinear(w, bias []float32, n, k int) *linear {
 	l := &linear{n: n, k: k, w: w, bias: bias}
 	if !useAVX2 {
 		return l
 	}
+	panelW := 16
+	if useAVX512 {
+		panelW = 32
+	}
+	l.pw = panelW
 	np := (n + panelW - 1) / panelW
 	l.panels = make([]float32, np*k*panelW)
 	l.pbias = make([]float32, np*panelW)
@@ -44,12 +58,16 @@ func newLinear(w, bias []float32, n, k int) *linear {
 }
 
 // apply sets c[m×n] = a[m×k]·Wᵀ + bias using up to threads goroutines.
+//
+// Blocking: a chunk of rows of A stays in L2 while each weight panel in
+// turn meets all its 6-row blocks. (Cutting k into L1-sized blocks, with
+// later blocks accumulating into C, measured 3–8% slower here.)
 func (l *linear) apply(c, a []float32, m, threads int) {
 	if l.panels == nil {
 		gemmTB(c, a, l.w, l.bias, m, l.n, l.k, threads)
 		return
 	}
-	np := (l.n + panelW - 1) / panelW
+	np := (l.n + l.pw - 1) / l.pw
 	// Rows per chunk: keep the chunk of A in ~256 KiB of L2 while all
 	// panels stream past it.
 	mc := max(blockR, (256<<10)/(4*l.k)/blockR*blockR)
@@ -81,18 +99,36 @@ func (l *linear) apply(c, a []float32, m, threads int) {
 
 // block computes rows [r0, r1) × panels [p0, p1).
 func (l *linear) block(c, a []float32, r0, r1, p0, p1 int) {
-	k, n := l.k, l.n
+	k, n, pw := l.k, l.n, l.pw
+	kern := l.kernel()
+	rFull := r0 + (r1-r0)/blockR*blockR
+	pFull := min(p1, n/pw)
+	// Full 6×pw tiles.
+	for p := p0; p < pFull; p++ {
+		pan := l.panels[p*k*pw : (p+1)*k*pw]
+		j0 := p * pw
+		for r := r0; r < rFull; r += blockR {
+			kern(k, &a[r*k], k, &pan[0], &l.pbias[j0], &c[r*n+j0], n)
+		}
+	}
+	if rFull == r1 && pFull >= p1 {
+		return
+	}
+	// Edge tiles (rows past the last full block, or a last partial panel):
+	// through zero-padded copies, with k in one piece.
 	var aTmp []float32
-	var cTmp [blockR * panelW]float32
+	var cTmp [blockR * 32]float32
 	for p := p0; p < p1; p++ {
-		pan := l.panels[p*k*panelW : (p+1)*k*panelW]
-		j0 := p * panelW
-		full := j0+panelW <= n
-		for r := r0; r < r1; r += blockR {
+		pan := l.panels[p*k*pw : (p+1)*k*pw]
+		j0 := p * pw
+		rs := rFull
+		if p >= pFull {
+			rs = r0
+		}
+		for r := rs; r < r1; r += blockR {
 			rows := min(blockR, r1-r)
 			ap := a[r*k:]
 			if rows < blockR {
-				// Edge rows: a zero-padded copy, so the kernel can read 6 rows.
 				if aTmp == nil {
 					aTmp = make([]float32, blockR*k)
 				}
@@ -100,13 +136,9 @@ func (l *linear) block(c, a []float32, r0, r1, p0, p1 int) {
 				copy(aTmp, a[r*k:(r+rows)*k])
 				ap = aTmp
 			}
-			if full && rows == blockR {
-				kern6x16AVX2(k, &ap[0], k, &pan[0], &l.pbias[j0], &c[r*n+j0], n)
-				continue
-			}
-			kern6x16AVX2(k, &ap[0], k, &pan[0], &l.pbias[j0], &cTmp[0], panelW)
+			kern(k, &ap[0], k, &pan[0], &l.pbias[j0], &cTmp[0], pw)
 			for i := 0; i < rows; i++ {
-				copy(c[(r+i)*n+j0:(r+i)*n+min(j0+panelW, n)], cTmp[i*panelW:])
+				copy(c[(r+i)*n+j0:(r+i)*n+min(j0+pw, n)], cTmp[i*pw:])
 			}
 		}
 	}

@@ -10,7 +10,7 @@ import (
 // float64 reference, over shapes that hit partial row blocks and panels.
 func TestLinearMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	for _, s := range [][3]int{{1, 16, 8}, {5, 24, 7}, {6, 16, 384}, {12, 1152, 384}, {13, 40, 33}, {200, 50, 300}, {7, 3, 5}} {
+	for _, s := range [][3]int{{1, 16, 8}, {5, 24, 7}, {6, 16, 384}, {6, 32, 20}, {12, 1152, 384}, {13, 40, 33}, {200, 50, 300}, {7, 3, 5}, {19, 70, 64}} {
 		m, n, k := s[0], s[1], s[2]
 		w := make([]float32, n*k)
 		b := make([]float32, n)
@@ -30,16 +30,24 @@ func TestLinearMatchesReference(t *testing.T) {
 				want[i*n+j] = acc
 			}
 		}
-		l := newLinear(append([]float32(nil), w...), b, n, k)
-		for _, threads := range []int{1, 2, 3} {
-			c := make([]float32, m*n)
-			for i := range c {
-				c[i] = float32(math.NaN()) // every element must be written
+		for _, wide := range []bool{false, true} {
+			if wide && !useAVX512 {
+				continue
 			}
-			l.apply(c, a, m, threads)
-			for i := range c {
-				if d := math.Abs(float64(c[i]) - want[i]); !(d <= 1e-4*math.Sqrt(float64(k))) {
-					t.Fatalf("m=%d n=%d k=%d threads=%d: c[%d]=%v want %v", m, n, k, threads, i, c[i], want[i])
+			save := useAVX512
+			useAVX512 = wide
+			l := newLinear(append([]float32(nil), w...), b, n, k)
+			useAVX512 = save
+			for _, threads := range []int{1, 2, 3} {
+				c := make([]float32, m*n)
+				for i := range c {
+					c[i] = float32(math.NaN()) // every element must be written
+				}
+				l.apply(c, a, m, threads)
+				for i := range c {
+					if d := math.Abs(float64(c[i]) - want[i]); !(d <= 1e-4*math.Sqrt(float64(k))) {
+						t.Fatalf("m=%d n=%d k=%d threads=%d avx512=%v: c[%d]=%v want %v", m, n, k, threads, wide, i, c[i], want[i])
+					}
 				}
 			}
 		}
