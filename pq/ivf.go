@@ -56,7 +56,18 @@ type IVF struct {
 	// use_precomputed_table = 1).
 	precomputed    []float32
 	precomputedOff bool // tests: force per-list residual tables
-	cnorms         []float32
+	// term2 caches, per list and stored code, that code's whole term 2:
+	// Σ_m precomputed[l][m][code_m] = ‖y_R‖² + 2⟨y_C, y_R⟩, one float per
+	// vector (4 bytes beside a 16-byte code at M=16). A search then needs
+	// only the query's term-3 table: no per-list table sum (faiss's
+	// fvec_madd over M·Ksub floats, which streams the list's 16 KiB slice of
+	// the precomputed table from L3 for every probe) and one lookup per
+	// sub-quantizer. The sum is the one the two-table scan computed, so the
+	// distances are unchanged. Kept in step by Add, ReadIndex and Train; a
+	// list whose length no longer matches (edited by hand) is summed on the
+	// fly.
+	term2  [][]float32
+	cnorms []float32
 }
 
 // maxPrecomputedBytes is faiss's precomputed_table_max_bytes (2 GiB).
@@ -236,6 +247,39 @@ func (ix *IVF) precompute() {
 		}
 	})
 	ix.precomputed = t
+	ix.term2 = make([][]float32, ix.Nlist)
+	ix.updateTerm2()
+}
+
+// updateTerm2 extends every list's cached term 2 to its current length.
+func (ix *IVF) updateTerm2() {
+	if ix.precomputed == nil || len(ix.term2) != ix.Nlist {
+		return
+	}
+	p := ix.PQ
+	cs := p.CodeSize()
+	mk := p.M * p.Ksub
+	parallelChunks(ix.Nlist, 0, func(_, lo, hi int) {
+		var ubuf []byte
+		for l := lo; l < hi; l++ {
+			L := &ix.Lists[l]
+			have := len(ix.term2[l])
+			if have > len(L.IDs) {
+				have = 0
+				ix.term2[l] = ix.term2[l][:0]
+			}
+			if have == len(L.IDs) {
+				continue
+			}
+			n := len(L.IDs) - have
+			if len(ubuf) < n*p.M {
+				ubuf = make([]byte, n*p.M)
+			}
+			t := make([]float32, n)
+			p.lookup(ix.precomputed[l*mk:(l+1)*mk], L.Codes[have*cs:len(L.IDs)*cs], ubuf, t)
+			ix.term2[l] = append(ix.term2[l], t...)
+		}
+	})
 }
 
 // Add assigns and stores vectors. ids may be nil (sequential from NTotal,
@@ -265,6 +309,7 @@ func (ix *IVF) Add(x []float32, ids []int64, threads int) error {
 		}
 		ix.PQ.encodeTrusted(enc, n, codes, threads)
 	}
+	defer ix.updateTerm2()
 	for i := 0; i < n; i++ {
 		l := &ix.Lists[assign[i]]
 		id := ix.NTotal + int64(i)
@@ -392,21 +437,17 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 		}
 		tab := s.tab
 		var base float32
-		var pre []float32
+		var pre, t2 []float32
 		switch mode {
 		case 1:
-			// faiss's fvec_madd: one table per probed list, term 2 + term 3,
-			// then one lookup per sub-quantizer. The M·Ksub additions
-			// (one FMA pass over 16 KiB for M=16) cost about as much as M
-			// extra lookups for ~32 codes, so short lists instead look
-			// each code up in both tables.
-			pre = ix.precomputed[l*len(tab) : (l+1)*len(tab)]
+			// Term 2 per stored code comes from the cache (see IVF.term2);
+			// a list that does not match it is summed from the table.
 			base = cdis[pi]
-			if n >= maddMinCodes {
-				native.Madd(tab, pre, 1, s.tab2)
-				pre = nil
+			tab = s.tab2
+			if l < len(ix.term2) && len(ix.term2[l]) == n {
+				t2 = ix.term2[l]
 			} else {
-				tab = s.tab2
+				pre = ix.precomputed[l*len(tab) : (l+1)*len(tab)]
 			}
 		case 2:
 			c := ix.Centroids[l*ix.D : (l+1)*ix.D]
@@ -423,22 +464,34 @@ func (ix *IVF) searchOne(q []float32, cdis []float32, clist []int64, s *ivfScrat
 			codes := L.Codes[i0*cs : i1*cs]
 			o := s.out[:i1-i0]
 			p.lookup(tab, codes, s.ubuf, o)
-			if pre != nil {
-				o2 := s.out2[:i1-i0]
-				p.lookup(pre, codes, s.ubuf, o2)
-				for i := range o {
-					o[i] += o2[i]
+			if mode == 1 {
+				if pre != nil {
+					t2 = s.out2[:i1-i0]
+					p.lookup(pre, codes, s.ubuf, t2)
+					pushL2Sums(s.h, o, t2, L.IDs[i0:i1], base)
+				} else {
+					pushL2Sums(s.h, o, t2[i0:i1], L.IDs[i0:i1], base)
 				}
+				continue
 			}
 			pushScores(s.h, o, L.IDs[i0:i1], 0, base, ix.Metric)
 		}
 	}
 }
 
-// maddMinCodes is the list length from which the L2 precomputed-table search
-// builds one summed table per list instead of looking codes up in two (a
-// variable so that tests can force either path).
-var maddMinCodes = 32
+// pushL2Sums offers base + (v[i] + t2[i]) for every code of a chunk: term 3
+// plus the code's term 2, as the two-table scan summed them.
+func pushL2Sums(h *topK, v, t2 []float32, ids []int64, base float32) {
+	t2 = t2[:len(v)]
+	ids = ids[:len(v)]
+	w := h.worst()
+	for i, x := range v {
+		if s := base + (x + t2[i]); s < w {
+			h.push(s, ids[i])
+			w = h.worst()
+		}
+	}
+}
 
 // Reconstruct returns the stored approximation of the vectors of x as the
 // index would code them (assign, residual, encode, decode, add centroid),

@@ -2,6 +2,7 @@ package pq
 
 import (
 	"context"
+	"math"
 	"testing"
 )
 
@@ -69,10 +70,10 @@ func TestIVFPQDistancesAreExactOnReconstructions(t *testing.T) {
 		nbits   int
 		resid   bool
 		noTable bool
-		split   bool // force the two-table lookups of short lists
+		split   bool // no cached term 2: sum it from the table per list
 	}{
 		{"l2-resid-precomputed", MetricL2, 8, true, false, false},
-		{"l2-resid-precomputed-two-lookups", MetricL2, 8, true, false, true},
+		{"l2-resid-precomputed-uncached", MetricL2, 8, true, false, true},
 		{"l2-resid-no-table", MetricL2, 8, true, true, false},
 		{"l2-resid-4bit", MetricL2, 4, true, false, false},
 		{"l2-direct", MetricL2, 6, false, false, false},
@@ -87,8 +88,7 @@ func TestIVFPQDistancesAreExactOnReconstructions(t *testing.T) {
 				ix.precomputedOff = true
 			}
 			if tc.split {
-				defer func(v int) { maddMinCodes = v }(maddMinCodes)
-				maddMinCodes = 1 << 30
+				ix.term2 = nil
 			}
 			res, err := ix.Search(q, 20, 16, 2)
 			if err != nil {
@@ -155,5 +155,45 @@ func TestIVFBadInput(t *testing.T) {
 	}
 	if _, err := ix.Search(gaussian(1, 5, 1), 3, 1, 1); err == nil {
 		t.Fatal("want dimension error for a 5-float query at d=4")
+	}
+}
+
+// The cached per-code term 2 must follow incremental Adds and give exactly
+// the distances of summing it from the precomputed table during the scan.
+func TestIVFPQTerm2CacheFollowsAdds(t *testing.T) {
+	x, _, _ := clustered(3000, 16, 20, 4, 1, 21)
+	q := gaussian(25, 16, 22)
+	ix, err := NewIVFPQ(16, 8, 4, 8, MetricL2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultIVFTrainConfig()
+	cfg.PQIter = 4
+	if _, err := ix.Train(context.Background(), x, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range [][2]int{{0, 1000}, {1000, 1001}, {1001, 3000}} {
+		if err := ix.Add(x[part[0]*16:part[1]*16], nil, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for l := range ix.Lists {
+		if len(ix.term2[l]) != len(ix.Lists[l].IDs) {
+			t.Fatalf("list %d: %d cached sums for %d codes", l, len(ix.term2[l]), len(ix.Lists[l].IDs))
+		}
+	}
+	got, err := ix.Search(q, 15, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.term2 = nil
+	want, err := ix.Search(q, 15, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.IDs {
+		if got.IDs[i] != want.IDs[i] || math.Float32bits(got.Distances[i]) != math.Float32bits(want.Distances[i]) {
+			t.Fatalf("result %d: cached (%d, %v) != summed from the table (%d, %v)", i, got.IDs[i], got.Distances[i], want.IDs[i], want.Distances[i])
+		}
 	}
 }
