@@ -105,9 +105,9 @@ func (e *Encoder) AppendDoc(b []byte, id string, r *Record) []byte {
 	return append(b, "}\n"...)
 }
 
-// AppendVector writes v as a JSON array. 'g' with precision -1 and bitSize
-// 32 is the shortest decimal that parses back to the same float32, so the
-// cluster stores exactly the input bits.
+// AppendVector writes v as a JSON array of the shortest decimals that parse
+// back to the same float32s (appendFloat32, strconv's 'g' with precision -1
+// and bitSize 32), so the cluster stores exactly the input bits.
 func AppendVector(b []byte, v []float32) []byte {
 	b = append(b, '[')
 	for i, x := range v {
@@ -118,7 +118,7 @@ func AppendVector(b []byte, v []float32) []byte {
 			b = strconv.AppendInt(b, int64(x), 10) // integers (byte vectors, 0) fast
 			continue
 		}
-		b = strconv.AppendFloat(b, float64(x), 'g', -1, 32)
+		b = appendFloat32(b, x)
 	}
 	return append(b, ']')
 }
