@@ -158,6 +158,35 @@ func TestRules(t *testing.T) {
 		}), "lucene-encoder", "fields.v.method.parameters.encoder.name"},
 		{"mode on byte", V2_19, vec(16, func(f *Field) { f.DataType = DataByte; f.Mode = ModeOnDisk }), "mode-float-only", "fields.v.mode"},
 		{"on_disk 1x", V2_19, vec(16, func(f *Field) { f.Mode = ModeOnDisk; f.CompressionLevel = "1x" }), "on-disk-1x", "fields.v.compression_level"},
+		{"on_disk 1x 3.0", V3_0, vec(16, func(f *Field) { f.Mode = ModeOnDisk; f.CompressionLevel = "1x" }), "on-disk-1x", "fields.v.compression_level"},
+		{"on_disk 1x 3.1 engine-less", V3_1, vec(16, func(f *Field) { f.Mode = ModeOnDisk; f.CompressionLevel = "1x" }), "", ""},
+		{"on_disk 1x 3.5 faiss", V3_5, vec(16, func(f *Field) { f.Mode = ModeOnDisk; f.CompressionLevel = "1x"; f.Method = hnsw(EngineFaiss) }), "", ""},
+		{"on_disk 1x 3.5 lucene", V3_5, vec(16, func(f *Field) { f.Mode = ModeOnDisk; f.CompressionLevel = "1x"; f.Method = hnsw(EngineLucene) }), "on-disk-1x", "fields.v.compression_level"},
+		{"faiss byte cosine 2.19", V2_19, vec(16, func(f *Field) {
+			f.DataType = DataByte
+			f.Method = &Method{Name: MethodHNSW, Engine: EngineFaiss, SpaceType: SpaceCosine}
+		}), "faiss-byte-cosine", "fields.v.method.space_type"},
+		{"faiss byte cosine 3.5", V3_5, vec(16, func(f *Field) {
+			f.DataType = DataByte
+			f.Method = &Method{Name: MethodHNSW, Engine: EngineFaiss, SpaceType: SpaceCosine}
+		}), "faiss-byte-cosine", "fields.v.method.space_type"},
+		{"engine-less byte cosine", V2_19, vec(16, func(f *Field) { f.DataType = DataByte; f.SpaceType = SpaceCosine }), "faiss-byte-cosine", "fields.v.space_type"},
+		{"lucene byte cosine", V2_19, vec(16, func(f *Field) {
+			f.DataType = DataByte
+			f.Method = &Method{Name: MethodHNSW, Engine: EngineLucene, SpaceType: SpaceCosine}
+		}), "", ""},
+		{"lucene ef_construction 1 on 2.19", V2_19, vec(16, func(f *Field) {
+			f.Method = hnsw(EngineLucene)
+			f.Method.Parameters = &MethodParams{EfConstruction: Int(1)}
+		}), "", ""},
+		{"lucene ef_construction 1 on 3.0", V3_0, vec(16, func(f *Field) {
+			f.Method = hnsw(EngineLucene)
+			f.Method.Parameters = &MethodParams{EfConstruction: Int(1)}
+		}), "lucene-hnsw-ef-construction-min", "fields.v.method.parameters.ef_construction"},
+		{"lucene ef_construction 2 on 3.5", V3_5, vec(16, func(f *Field) {
+			f.Method = hnsw(EngineLucene)
+			f.Method.Parameters = &MethodParams{EfConstruction: Int(2)}
+		}), "", ""},
 		{"faiss 4x", V2_19, vec(16, func(f *Field) { f.CompressionLevel = "4x"; f.Method = hnsw(EngineFaiss) }), "engine-compression", "fields.v.method.engine"},
 		{"nmslib on_disk", V2_19, vec(16, func(f *Field) { f.Mode = ModeOnDisk; f.Method = hnsw(EngineNmslib) }), "nmslib-on-disk", "fields.v.method.engine"},
 		{"encoder conflicts", V2_19, vec(16, func(f *Field) {

@@ -68,6 +68,9 @@ func (c *validator) vector(path, name string, f *Field) {
 		// #2498), which fails at index build where the native libraries are
 		// missing. Normalize writes the engine out explicitly.
 		c.spaceForData(path+".space_type", f.SpaceType, dt)
+		if defaultEngine(c.v, f) == EngineFaiss {
+			c.faissByteCosine(path+".space_type", dt, f.SpaceType)
+		}
 		c.warn(path+".method", nil, "engine-implicit", srcEngineRes,
 			"no method given: OpenSearch %s picks engine %s; Normalize writes it out", c.v, defaultEngine(c.v, f))
 		c.warnNatives(path+".method", defaultEngine(c.v, f))
@@ -171,11 +174,49 @@ func (c *validator) modeAndCompression(path string, f *Field, dt string) {
 	if dt != DataFloat {
 		c.fail(path+".mode", f.Mode+f.CompressionLevel, "mode-float-only", srcMapper, "mode and compression_level work only with data_type float")
 	}
-	// on_disk relies on quantization: "Cannot specify "x1" compression level
-	// when using "on_disk" mode" (AbstractMethodResolver.validateCompressionConflicts
-	// / ModeBasedResolver; observed on 2.19.1).
-	if f.Mode == ModeOnDisk && f.CompressionLevel == "1x" {
-		c.fail(path+".compression_level", f.CompressionLevel, "on-disk-1x", srcModeRes, "on_disk mode needs a compression above 1x")
+	// on_disk relied on quantization until 3.1: "Cannot specify "x1"
+	// compression level when using "on_disk" mode"
+	// (AbstractMethodResolver.validateCompressionConflicts / ModeBasedResolver;
+	// observed on 2.19.1). From 3.1 on_disk + 1x is served by
+	// memory-optimized search (LuceneOnFaiss), for faiss HNSW only (KNN
+	// #2751, backported to 3.1; observed accepted on 3.5.0).
+	if f.Mode == ModeOnDisk && f.CompressionLevel == "1x" && !c.onDisk1xSupported(f) {
+		if c.v.AtLeast(V3_1) {
+			c.fail(path+".compression_level", f.CompressionLevel, "on-disk-1x", "KNN #2751", "on_disk mode with 1x compression works only with engine faiss and method hnsw")
+		} else {
+			c.fail(path+".compression_level", f.CompressionLevel, "on-disk-1x", srcModeRes, "on_disk mode needs a compression above 1x before OpenSearch 3.1")
+		}
+	}
+}
+
+// onDisk1xSupported: 3.1+ with faiss HNSW (named, or resolved by default).
+func (c *validator) onDisk1xSupported(f *Field) bool {
+	if !c.v.AtLeast(V3_1) {
+		return false
+	}
+	if f.Method == nil {
+		return defaultEngine(c.v, f) == EngineFaiss
+	}
+	engine := f.Method.Engine
+	if engine == "" {
+		engine = defaultEngine(c.v, f)
+	}
+	return engine == EngineFaiss && (f.Method.Name == "" || f.Method.Name == MethodHNSW)
+}
+
+// faissByteCosine: faiss cannot normalise byte vectors, so byte +
+// cosinesimil on faiss never works. Before 3.5 the mapping is accepted and
+// the first document fails ("Byte array normalization is not supported",
+// KNN #2955); from 3.5 index creation refuses it (KNN #3002).
+func (c *validator) faissByteCosine(path, dt, space string) {
+	// Before 2.19 faiss has no cosinesimil at all; the space gate says so.
+	if dt != DataByte || space != SpaceCosine || !c.v.AtLeast(V2_19) {
+		return
+	}
+	if c.v.AtLeast(V3_5) {
+		c.fail(path, space, "faiss-byte-cosine", "KNN #3002", "faiss does not support cosinesimil with data_type byte; use float, or l2/innerproduct")
+	} else {
+		c.fail(path, space, "faiss-byte-cosine", "KNN #2955", "faiss does not support cosinesimil with data_type byte (the mapping is accepted, the first document then fails); use float, or l2/innerproduct")
 	}
 }
 
@@ -367,6 +408,13 @@ func (c *validator) luceneHNSW(path string, f *Field, dt, space string) {
 	if p.M != nil && *p.M > luceneMaxM {
 		c.fail(pp+".m", *p.M, "lucene-hnsw-m-max", srcLuceneFmt, "lucene HNSW m must be at most %d (the mapping is accepted, indexing then fails)", luceneMaxM)
 	}
+	// Lucene 10 (OpenSearch 3.x) sizes a queue of ef_construction-1 and
+	// refuses 0 when the first document is indexed: "maxSize must be > 0
+	// and < 2147483630; got: 0" (observed on 3.5.0; 2.19.1 on Lucene 9
+	// indexes ef_construction 1 fine; 3.0 is the first Lucene 10 release).
+	if p.EfConstruction != nil && *p.EfConstruction == 1 && c.v.AtLeast(V3_0) {
+		c.fail(pp+".ef_construction", *p.EfConstruction, "lucene-hnsw-ef-construction-min", "Lucene 10 HNSW builder (observed on 3.5.0)", "lucene HNSW ef_construction must be at least 2 on OpenSearch 3.x (the mapping is accepted, indexing then fails)")
+	}
 	if p.EfConstruction != nil && *p.EfConstruction > luceneMaxEfC {
 		c.fail(pp+".ef_construction", *p.EfConstruction, "lucene-hnsw-ef-construction-max", srcLuceneFmt, "lucene HNSW ef_construction must be at most %d (the mapping is accepted, indexing then fails)", luceneMaxEfC)
 	}
@@ -425,6 +473,7 @@ func (c *validator) faissMethod(path string, f *Field, dt, space string, ivf boo
 		src = srcFaissIVF
 	}
 	c.spaceAndData(path, f, dt, space, EngineFaiss, faissSpaces, faissData, src)
+	c.faissByteCosine(path+".space_type", dt, space)
 	p := f.Method.Parameters
 	training := ivf // FaissIVFMethod: setRequiresTraining(true)
 	if p != nil {

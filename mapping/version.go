@@ -18,6 +18,8 @@ var (
 	V2_18 = Version{2, 18, 0}
 	V2_19 = Version{2, 19, 0}
 	V3_0  = Version{3, 0, 0}
+	V3_1  = Version{3, 1, 0}
+	V3_5  = Version{3, 5, 0}
 )
 
 // ParseVersion reads "2.19.1", "2.19" or "3.0.0-SNAPSHOT".
