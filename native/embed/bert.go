@@ -68,7 +68,9 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]f
 		l.o.apply(tmp, ctxBuf, T, threads)
 		layerNormRows(x, tmp, l.ln1W, l.ln1B, H, float32(c.LayerNormEps), threads) // x = LN(tmp + x)
 		l.inter.apply(inter, x, T, threads)
-		parallelRows(T, threads, func(r0, r1 int) { m.act(inter[r0*I : r1*I]) })
+		if !l.inter.gelu {
+			parallelRows(T, threads, func(r0, r1 int) { m.act(inter[r0*I : r1*I]) })
+		}
 		l.out.apply(tmp, inter, T, threads)
 		layerNormRows(x, tmp, l.ln2W, l.ln2B, H, float32(c.LayerNormEps), threads)
 	}

@@ -45,3 +45,6 @@ func kern6x32AVX512(k int, a *float32, lda int, b *float32, bias *float32, c *fl
 // FLOP peak as AVX2 on Zen 4 (512-bit ops are double-pumped) but half the
 // instructions and half the A broadcasts per FLOP.
 var useAVX512 = useAVX2 && cpu.X86.HasAVX512F && os.Getenv("KNNBRIDGE_EMBED_NOAVX512") == ""
+
+//go:noescape
+func geluTileAVX2(c *float32, ldc int, rows int, cols int)

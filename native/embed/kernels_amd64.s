@@ -267,6 +267,31 @@ expdone:
 	VZEROUPPER
 	RET
 
+// GELU8 sets Y9 = gelu(Y4) (erf form, as geluAVX2); clobbers Y0-Y3, Y5-Y10.
+#define GELU8 \
+	VANDPS absMask<>(SB), Y4, Y5 \
+	VMULPS rsqrt2<>(SB), Y5, Y5 \
+	VMOVUPS one<>(SB), Y6 \
+	VFMADD231PS asP<>(SB), Y5, Y6 \
+	VMOVUPS one<>(SB), Y7 \
+	VDIVPS Y6, Y7, Y7 \
+	VMOVUPS asA5<>(SB), Y8 \
+	VFMADD213PS asA4<>(SB), Y7, Y8 \
+	VFMADD213PS asA3<>(SB), Y7, Y8 \
+	VFMADD213PS asA2<>(SB), Y7, Y8 \
+	VFMADD213PS asA1<>(SB), Y7, Y8 \
+	VMULPS Y7, Y8, Y8 \
+	VMULPS Y5, Y5, Y0 \
+	VXORPS signMask<>(SB), Y0, Y0 \
+	EXP8 \
+	VMOVUPS one<>(SB), Y9 \
+	VFNMADD231PS Y0, Y8, Y9 \
+	VANDPS signMask<>(SB), Y4, Y10 \
+	VXORPS Y10, Y9, Y9 \
+	VADDPS one<>(SB), Y9, Y9 \
+	VMULPS half<>(SB), Y4, Y10 \
+	VMULPS Y10, Y9, Y9
+
 // func geluAVX2(x []float32)
 // x[i] = 0.5*x*(1+erf(x/sqrt2)) for i < len(x)&^7, erf after Abramowitz &
 // Stegun 7.1.26 (|error| <= 1.5e-7).
@@ -278,28 +303,7 @@ TEXT ·geluAVX2(SB), NOSPLIT, $0-24
 	JZ geludone
 gelulooop:
 	VMOVUPS (SI), Y4
-	VANDPS absMask<>(SB), Y4, Y5
-	VMULPS rsqrt2<>(SB), Y5, Y5
-	VMOVUPS one<>(SB), Y6
-	VFMADD231PS asP<>(SB), Y5, Y6
-	VMOVUPS one<>(SB), Y7
-	VDIVPS Y6, Y7, Y7
-	VMOVUPS asA5<>(SB), Y8
-	VFMADD213PS asA4<>(SB), Y7, Y8
-	VFMADD213PS asA3<>(SB), Y7, Y8
-	VFMADD213PS asA2<>(SB), Y7, Y8
-	VFMADD213PS asA1<>(SB), Y7, Y8
-	VMULPS Y7, Y8, Y8
-	VMULPS Y5, Y5, Y0
-	VXORPS signMask<>(SB), Y0, Y0
-	EXP8
-	VMOVUPS one<>(SB), Y9
-	VFNMADD231PS Y0, Y8, Y9
-	VANDPS signMask<>(SB), Y4, Y10
-	VXORPS Y10, Y9, Y9
-	VADDPS one<>(SB), Y9, Y9
-	VMULPS half<>(SB), Y4, Y10
-	VMULPS Y10, Y9, Y9
+	GELU8
 	VMOVUPS Y9, (SI)
 	ADDQ $32, SI
 	DECQ CX
@@ -644,5 +648,37 @@ k5store:
 	VMOVUPS Z9, 64(R11)(R10*1)
 	VMOVUPS Z10, (R11)(R10*2)
 	VMOVUPS Z11, 64(R11)(R10*2)
+	VZEROUPPER
+	RET
+
+// func geluTileAVX2(c *float32, ldc int, rows int, cols int)
+// gelu in place over rows × cols floats at c with row stride ldc (floats);
+// cols is a multiple of 8. The dense layer calls it on each output tile
+// while the tile is still in L1.
+TEXT ·geluTileAVX2(SB), NOSPLIT, $0-32
+	MOVQ c+0(FP), DI
+	MOVQ ldc+8(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+16(FP), DX
+	MOVQ cols+24(FP), R9
+	SHRQ $3, R9
+	TESTQ DX, DX
+	JZ gtdone
+	TESTQ R9, R9
+	JZ gtdone
+gtrow:
+	MOVQ DI, SI
+	MOVQ R9, CX
+gtloop:
+	VMOVUPS (SI), Y4
+	GELU8
+	VMOVUPS Y9, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ gtloop
+	ADDQ R8, DI
+	DECQ DX
+	JNZ gtrow
+gtdone:
 	VZEROUPPER
 	RET

@@ -19,6 +19,10 @@ type linear struct {
 	pw     int       // panel width: 16 (AVX2) or 32 (AVX-512)
 	panels []float32 // ceil(n/pw) panels of k*pw floats
 	pbias  []float32 // bias padded to a multiple of pw
+	// gelu applies the exact (erf) GELU to each output tile right after
+	// the kernel writes it, while it is in L1: one pass over the
+	// intermediate activations (T×I floats, megabytes) instead of two.
+	gelu bool
 }
 
 const blockR = 6
@@ -109,6 +113,9 @@ func (l *linear) block(c, a []float32, r0, r1, p0, p1 int) {
 		j0 := p * pw
 		for r := r0; r < rFull; r += blockR {
 			kern(k, &a[r*k], k, &pan[0], &l.pbias[j0], &c[r*n+j0], n)
+			if l.gelu {
+				geluTileAVX2(&c[r*n+j0], n, blockR, pw)
+			}
 		}
 	}
 	if rFull == r1 && pFull >= p1 {
@@ -137,6 +144,9 @@ func (l *linear) block(c, a []float32, r0, r1, p0, p1 int) {
 				ap = aTmp
 			}
 			kern(k, &ap[0], k, &pan[0], &l.pbias[j0], &cTmp[0], pw)
+			if l.gelu {
+				geluTileAVX2(&cTmp[0], pw, rows, pw)
+			}
 			for i := 0; i < rows; i++ {
 				copy(c[(r+i)*n+j0:(r+i)*n+min(j0+pw, n)], cTmp[i*pw:])
 			}

@@ -53,3 +53,45 @@ func TestLinearMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// The GELU fused into the packed kernel's tiles equals the layer followed
+// by exact GELU, on full and edge tiles.
+func TestLinearFusedGELU(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("fusion needs the packed AVX2 kernels")
+	}
+	rng := rand.New(rand.NewSource(4))
+	for _, s := range [][3]int{{6, 32, 16}, {13, 40, 33}, {200, 96, 64}, {12, 1536, 384}} {
+		m, n, k := s[0], s[1], s[2]
+		w, b, a := make([]float32, n*k), make([]float32, n), make([]float32, m*k)
+		for _, v := range [][]float32{w, b, a} {
+			for i := range v {
+				v[i] = float32(rng.NormFloat64() * 0.3)
+			}
+		}
+		for _, wide := range []bool{false, true} {
+			if wide && !useAVX512 {
+				continue
+			}
+			save := useAVX512
+			useAVX512 = wide
+			l := newLinear(append([]float32(nil), w...), b, n, k)
+			useAVX512 = save
+			want := make([]float32, m*n)
+			l.apply(want, a, m, 1)
+			for i, v := range want {
+				want[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+			}
+			l.gelu = true
+			for _, threads := range []int{1, 2} {
+				c := make([]float32, m*n)
+				l.apply(c, a, m, threads)
+				for i := range c {
+					if d := math.Abs(float64(c[i] - want[i])); !(d <= 1e-6+1e-6*math.Abs(float64(want[i]))) {
+						t.Fatalf("m=%d n=%d k=%d avx512=%v threads=%d: c[%d]=%v want %v", m, n, k, wide, threads, i, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -308,6 +308,8 @@ func (m *Model) loadWeights(dir string) error {
 		l.qkv = newLinear(qkvW, qkvB, 3*H, H)
 		l.o = newLinear(oW, oB, H, H)
 		l.inter = newLinear(iW, iB, I, H)
+		// The exact-erf GELU is fused into the packed kernel's tiles.
+		l.inter.gelu = l.inter.panels != nil && c.HiddenAct == "gelu"
 		l.out = newLinear(o2W, o2B, H, I)
 	}
 	if firstErr != nil {
