@@ -73,9 +73,14 @@ type LoadReport struct {
 	Elapsed    time.Duration      `json:"elapsed_ns"`
 	DocsPerSec float64            `json:"docs_per_sec"`
 	Rejections []ingest.Rejection `json:"rejections,omitempty"`
-	Tuned      bool               `json:"tuned"`
-	Restored   bool               `json:"settings_restored"`
-	Checkpoint string             `json:"checkpoint"`
+	// Segments is the index's primary segment count after a force-merge
+	// (0 when none was asked for); WarmedShards the shards the k-NN
+	// warm-up reported successful.
+	Segments     int64  `json:"segments,omitempty"`
+	WarmedShards int    `json:"warmed_shards,omitempty"`
+	Tuned        bool   `json:"tuned"`
+	Restored     bool   `json:"settings_restored"`
+	Checkpoint   string `json:"checkpoint"`
 }
 
 // Tuned settings and their load-time values (k-NN docs, "Indexing
@@ -242,7 +247,9 @@ func (c *Client) Load(ctx context.Context, opts LoadOptions) (rep LoadReport, er
 				save(*k)
 			}
 			if err == nil {
-				err = c.loadFinish(rctx, opts, &rep)
+				// The caller's context, not rctx: a force-merge of a large
+				// index takes longer than the minute allowed for restoring.
+				err = c.loadFinish(ctx, opts, &rep)
 			}
 		}()
 	} else {
@@ -347,19 +354,108 @@ func (c *Client) loadFinish(ctx context.Context, opts LoadOptions, rep *LoadRepo
 			opts.Index, n, rep.BaseCount+rep.Accepted, rep.BaseCount, rep.Accepted)
 	}
 	if opts.ForceMerge > 0 {
-		p := fmt.Sprintf("/%s/_forcemerge?max_num_segments=%d", url.PathEscape(opts.Index), opts.ForceMerge)
-		if _, err := c.Do(ctx, http.MethodPost, p, nil); err != nil {
-			return fmt.Errorf("load: force-merge: %w", err)
+		segs, err := c.loadForceMerge(ctx, opts.Index, opts.ForceMerge)
+		if err != nil {
+			return fmt.Errorf("load: force-merge to %d segments: %w", opts.ForceMerge, err)
 		}
+		rep.Segments = segs
 	}
 	if opts.Warmup {
 		// k-NN warmup API (DW _vector-search/api/knn.md "Warmup operation"):
-		// loads native (faiss/nmslib) graphs of every shard into memory.
-		if _, err := c.Do(ctx, http.MethodGet, "/_plugins/_knn/warmup/"+url.PathEscape(opts.Index), nil); err != nil {
+		// loads native (faiss/nmslib) graphs of every shard into memory. It
+		// answers 200 with per-shard results, so failed shards must be read
+		// from the body. Lucene fields have no native graphs; the call then
+		// succeeds without loading anything.
+		var r struct {
+			Shards shardsHeader `json:"_shards"`
+		}
+		if err := c.DoJSON(ctx, http.MethodGet, "/_plugins/_knn/warmup/"+url.PathEscape(opts.Index), nil, &r); err != nil {
 			return fmt.Errorf("load: k-NN warmup: %w", err)
 		}
+		if err := r.Shards.err(); err != nil {
+			return fmt.Errorf("load: k-NN warmup: %w", err)
+		}
+		rep.WarmedShards = r.Shards.Successful
 	}
 	return nil
+}
+
+// shardsHeader is the "_shards" summary of broadcast APIs (force-merge,
+// k-NN warm-up), which answer 200 even when some shards failed.
+type shardsHeader struct {
+	Total      int               `json:"total"`
+	Successful int               `json:"successful"`
+	Failed     int               `json:"failed"`
+	Failures   []json.RawMessage `json:"failures"`
+}
+
+func (h shardsHeader) err() error {
+	if h.Failed == 0 {
+		return nil
+	}
+	msg := ""
+	if len(h.Failures) > 0 {
+		msg = ": " + string(h.Failures[0])
+	}
+	return fmt.Errorf("%d of %d shards failed%.500s", h.Failed, h.Total, msg)
+}
+
+// loadForceMerge merges index down to at most max segments per shard and
+// returns the primary segment count afterwards. It runs the merge as a
+// task (wait_for_completion=false, supported by OpenSearch 2.x) and polls
+// it, because a blocking request would outlive the client's per-request
+// timeout on a large index and be retried by the transport, queuing a
+// second merge behind the first.
+func (c *Client) loadForceMerge(ctx context.Context, index string, max int) (int64, error) {
+	var started struct {
+		Task string `json:"task"`
+	}
+	p := fmt.Sprintf("/%s/_forcemerge?max_num_segments=%d&wait_for_completion=false", url.PathEscape(index), max)
+	if err := c.DoJSON(ctx, http.MethodPost, p, nil, &started); err != nil {
+		return 0, err
+	}
+	if started.Task == "" {
+		return 0, errors.New("force-merge returned no task id")
+	}
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var t struct {
+			Completed bool            `json:"completed"`
+			Error     json.RawMessage `json:"error"`
+			Response  struct {
+				Shards shardsHeader `json:"_shards"`
+			} `json:"response"`
+		}
+		if err := c.DoJSON(ctx, http.MethodGet, "/_tasks/"+url.PathEscape(started.Task), nil, &t); err != nil {
+			return 0, fmt.Errorf("task %s: %w", started.Task, err)
+		}
+		if t.Completed {
+			if len(t.Error) > 0 && string(t.Error) != "null" {
+				return 0, fmt.Errorf("task %s: %.500s", started.Task, t.Error)
+			}
+			if err := t.Response.Shards.err(); err != nil {
+				return 0, fmt.Errorf("task %s: %w", started.Task, err)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("waiting for task %s (the merge goes on in the cluster): %w", started.Task, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	var st struct {
+		All struct {
+			Primaries struct {
+				Segments struct {
+					Count int64 `json:"count"`
+				} `json:"segments"`
+			} `json:"primaries"`
+		} `json:"_all"`
+	}
+	if err := c.DoJSON(ctx, http.MethodGet, "/"+url.PathEscape(index)+"/_stats/segments", nil, &st); err != nil {
+		return 0, fmt.Errorf("segment count: %w", err)
+	}
+	return st.All.Primaries.Segments.Count, nil
 }
 
 // LoadDefaultSenders picks the number of concurrent bulk requests from the

@@ -8,8 +8,9 @@ import (
 )
 
 // appendFloat32 appends the shortest decimal that parses back to exactly
-// f, byte for byte what strconv.AppendFloat(b, float64(f), 'g', -1, 32)
-// writes, at about half its cost: formatting vectors is most of the
+// f, what strconv.AppendFloat(b, float64(f), 'g', -1, 32) writes (but for
+// exact ties, which Ryu rounds to even: same length, same float), at a third
+// to a half of its cost: formatting vectors is most of the
 // loader's CPU (issue 7 profile: strconv's generic path, 2/3 of it), and
 // on a machine the loader shares with the cluster every cycle saved goes to
 // indexing.
@@ -18,7 +19,7 @@ import (
 // conversion", PLDI 2018; the reference f2s.c of github.com/ulfjack/ryu),
 // specialised to float32 and 32-bit arithmetic; the layout follows
 // strconv's %g with shortest precision (exponent form when the decimal
-// exponent is < -4 or >= 21... no: >= 6, as strconv's eprec for shortest).
+// exponent is < -4 or >= 6, strconv's eprec for shortest output).
 // TestAppendFloat32MatchesStrconv compares both on millions of values,
 // including every power of two, every subnormal boundary and the extremes.
 func appendFloat32(b []byte, f float32) []byte {

@@ -408,3 +408,94 @@ func TestIngestMalformedRecords(t *testing.T) {
 	}
 	_ = json.Valid
 }
+
+func ingestSegments(t *testing.T, c *Cluster, index string) int64 {
+	t.Helper()
+	var st struct {
+		All struct {
+			Primaries struct {
+				Segments struct{ Count int64 } `json:"segments"`
+			} `json:"primaries"`
+		} `json:"_all"`
+	}
+	if err := c.Bridge.DoJSON(context.Background(), http.MethodGet, "/"+index+"/_stats/segments", nil, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.All.Primaries.Segments.Count
+}
+
+// --force-merge and --warmup at the end of a load, lucene engine (the only
+// one whose fields may hold documents on this cluster): the merge really
+// leaves one segment, every document is still there and searchable, and the
+// warm-up answers for every shard (lucene has no native graphs to load, so
+// the k-NN plugin reports success without caching anything).
+func TestIngestForceMergeAndWarmup(t *testing.T) {
+	c := Start(t)
+	idx := c.Index(t, "ingest-merge")
+	ingestCreateIndex(t, c, idx, nil, nil)
+	dir := t.TempDir()
+	ctx := context.Background()
+	const n = 2000
+	var total int64
+	for i, name := range []string{"a.fvecs", "b.fvecs"} {
+		path := filepath.Join(dir, name)
+		ingestWriteFvecs(t, path, n, uint64(10+i))
+		rep, err := c.Bridge.Load(ctx, bridge.LoadOptions{Input: path, Index: idx, MaxBatchDocs: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += rep.Accepted
+		if rep.Segments != 0 || rep.WarmedShards != 0 {
+			t.Fatalf("no merge or warm-up asked for, report says segments %d warmed %d", rep.Segments, rep.WarmedShards)
+		}
+	}
+	// Two loads, each ending with a refresh: at least two segments, which
+	// the tiered merge policy leaves alone (it waits for ten per tier).
+	if s := ingestSegments(t, c, idx); s < 2 {
+		t.Fatalf("precondition: %d segment(s) before the force-merge, want several", s)
+	}
+	path := filepath.Join(dir, "c.fvecs")
+	ingestWriteFvecs(t, path, n, 12)
+	rep, err := c.Bridge.Load(ctx, bridge.LoadOptions{Input: path, Index: idx, MaxBatchDocs: 100, ForceMerge: 1, Warmup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total += rep.Accepted
+	if rep.Segments != 1 {
+		t.Fatalf("report: %d segments after force-merge to 1", rep.Segments)
+	}
+	if s := ingestSegments(t, c, idx); s != 1 {
+		t.Fatalf("index has %d segments after force-merge to 1", s)
+	}
+	if rep.WarmedShards != 1 {
+		t.Fatalf("warm-up: %d shards warmed, want 1 (one primary, no replicas)", rep.WarmedShards)
+	}
+	if got := ingestCount(t, c, idx); got != 3*n || total != 3*n {
+		t.Fatalf("count %d, accepted %d, want %d", got, total, 3*n)
+	}
+	// Still searchable after the merge: the nearest neighbour of a stored
+	// vector is itself.
+	r, err := ingest.Open(path, "", ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rec, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := map[string]any{"size": 1, "query": map[string]any{"knn": map[string]any{"vector": map[string]any{"vector": rec.Vector, "k": 1}}}}
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				ID string `json:"_id"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := c.Bridge.DoJSON(ctx, http.MethodPost, "/"+idx+"/_search", q, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits.Hits) != 1 || res.Hits.Hits[0].ID != ingest.DocID(&rec) {
+		t.Fatalf("nearest neighbour of record 0 of c.fvecs: %+v, want %s", res.Hits.Hits, ingest.DocID(&rec))
+	}
+}

@@ -244,6 +244,12 @@ func printLoadReport(w io.Writer, rep bridge.LoadReport) {
 	fmt.Fprintf(tw, "senders\t%d\n", rep.Senders)
 	fmt.Fprintf(tw, "elapsed\t%s (%.0f docs/s)\n", rep.Elapsed.Round(time.Millisecond), rep.DocsPerSec)
 	fmt.Fprintf(tw, "settings\ttuned=%t restored=%t\n", rep.Tuned, rep.Restored)
+	if rep.Segments > 0 {
+		fmt.Fprintf(tw, "segments\t%d (after force-merge)\n", rep.Segments)
+	}
+	if rep.WarmedShards > 0 {
+		fmt.Fprintf(tw, "k-NN warm-up\t%d shards\n", rep.WarmedShards)
+	}
 	tw.Flush()
 	for i, r := range rep.Rejections {
 		if i == 20 {
