@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -112,6 +114,10 @@ type SearchResult struct {
 type Searcher struct {
 	c       *Client
 	Cluster string // label put on hits when searching several clusters
+	// Compress lets search answers come gzip-compressed (Go's default).
+	// Off, they come plain: less CPU on the node and here, more bytes on
+	// the wire; turn it on across slow links.
+	Compress bool
 
 	mu      sync.Mutex
 	version *queries.Version
@@ -271,7 +277,7 @@ func (s *Searcher) gather(ctx context.Context, req *SearchRequest) ([]queries.Su
 		bm25Body, err = queries.BM25{
 			Text: req.Text, Fields: req.TextFields, Operator: req.Operator,
 			MinimumShouldMatch: req.MinimumShouldMatch, Fuzziness: req.Fuzziness,
-			Filter: req.Filter, Size: size, Source: req.Source,
+			Filter: req.Filter, Size: size, Source: req.Source, NoTotal: true,
 		}.Body()
 		if err != nil {
 			return nil, nil, 0, err
@@ -309,7 +315,7 @@ func (s *Searcher) gather(ctx context.Context, req *SearchRequest) ([]queries.Su
 			if err != nil {
 				return nil, nil, 0, err
 			}
-			raw, err := s.c.Do(ctx, http.MethodPost, "/_msearch", body)
+			raw, err := s.post(ctx, "/_msearch", body)
 			if err != nil {
 				return nil, nil, 0, fmt.Errorf("hybrid msearch on %s: %w", strings.Join(req.Indices, ","), err)
 			}
@@ -359,11 +365,41 @@ func (s *Searcher) label(hits []queries.Hit, byID bool) []queries.Hit {
 }
 
 func (s *Searcher) search(ctx context.Context, indices []string, body []byte) (queries.SearchResponse, error) {
-	raw, err := s.c.Do(ctx, http.MethodPost, "/"+indexPath(indices)+"/_search", body)
+	raw, err := s.post(ctx, "/"+indexPath(indices)+"/_search", body)
 	if err != nil {
 		return queries.SearchResponse{}, err
 	}
 	return queries.ParseSearchResponse(raw)
+}
+
+// post is Client.Do for search requests, which ask for an uncompressed
+// answer unless Compress is set: Go's transport otherwise asks for gzip,
+// and the node then spends CPU compressing a few tens of KB that the
+// client spends more CPU inflating, which on a busy node or a fast link
+// costs more latency than the bytes it saves.
+func (s *Searcher) post(ctx context.Context, path string, body []byte) ([]byte, error) {
+	if s.Compress {
+		return s.c.Do(ctx, http.MethodPost, path, body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("building POST %s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := s.c.API.Client.Perform(req)
+	if err != nil {
+		return nil, s.c.transportError(http.MethodPost, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("opensearch POST %s: reading response: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return out, parseError(http.MethodPost, path, resp.StatusCode, out)
+	}
+	return out, nil
 }
 
 // knnPlan is the k-NN side's first request and how to finish it.
@@ -391,11 +427,11 @@ func (s *Searcher) planKNN(ctx context.Context, req *SearchRequest) (*knnPlan, e
 	p.report.scoring = fi.Scoring(v)
 	base := queries.KNN{
 		Field: req.VectorField, Vector: req.Vector, Filter: req.Filter, Engine: fi.Engine,
-		EfSearch: req.EfSearch, NProbes: req.NProbes, Nested: fi.Nested, Source: req.Source,
+		EfSearch: req.EfSearch, NProbes: req.NProbes, Nested: fi.Nested, Source: req.Source, NoTotal: true,
 	}
 	exact := func(minScore *float64) ([]byte, error) {
 		return queries.Exact{Field: req.VectorField, Vector: req.Vector, Space: fi.ScriptSpace(), Size: p.size,
-			MinScore: minScore, Filter: req.Filter, Nested: fi.Nested, Source: req.Source}.Body()
+			MinScore: minScore, Filter: req.Filter, Nested: fi.Nested, Source: req.Source, NoTotal: true}.Body()
 	}
 	switch {
 	case req.MinSimilarity != nil:
@@ -487,7 +523,7 @@ func (s *Searcher) completeKNN(ctx context.Context, req *SearchRequest, p *knnPl
 			p.report.Attempts = append(p.report.Attempts, attemptK)
 			q := queries.KNN{Field: req.VectorField, Vector: req.Vector, Filter: req.Filter, Engine: p.fi.Engine,
 				EfSearch: req.EfSearch, NProbes: req.NProbes, Nested: p.fi.Nested, Source: req.Source,
-				K: attemptK, Size: p.size}
+				K: attemptK, Size: p.size, NoTotal: true}
 			body, err := q.Body()
 			if err != nil {
 				return nil, trips, err
@@ -504,7 +540,7 @@ func (s *Searcher) completeKNN(ctx context.Context, req *SearchRequest, p *knnPl
 				return nil, trips, err
 			}
 			body, err := queries.Exact{Field: req.VectorField, Vector: req.Vector, Space: p.fi.ScriptSpace(), Size: p.size,
-				Filter: req.Filter, Nested: p.fi.Nested, Source: req.Source}.Body()
+				Filter: req.Filter, Nested: p.fi.Nested, Source: req.Source, NoTotal: true}.Body()
 			if err != nil {
 				return nil, trips, err
 			}

@@ -63,6 +63,10 @@ type BM25 struct {
 	Filter json.RawMessage
 	Size   int
 	Source *Source
+	// NoTotal sends "track_total_hits": false: the hit count is not
+	// computed, which lets Lucene skip documents that cannot make the top
+	// (block-max WAND for BM25). Set it when hits.total is not read.
+	NoTotal bool
 }
 
 // Query returns the query clause.
@@ -131,6 +135,9 @@ func (b BM25) Body() ([]byte, error) {
 	body := map[string]any{"size": size, "query": clause}
 	if v := b.Source.value(); v != nil {
 		body["_source"] = v
+	}
+	if b.NoTotal {
+		body["track_total_hits"] = false
 	}
 	return json.Marshal(body)
 }

@@ -126,3 +126,28 @@ func TestMSearchBody(t *testing.T) {
 		t.Error("newline accepted")
 	}
 }
+
+// NoTotal asks the node not to count hits (track_total_hits false).
+func TestBodiesNoTotal(t *testing.T) {
+	bm, err := BM25{Text: "x", Fields: []TextField{{Name: "body"}}, NoTotal: true}.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kn, err := KNN{Field: "v", Vector: []float32{1}, K: 3, NoTotal: true}.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := Exact{Field: "v", Vector: []float32{1}, Space: SpaceL2, Size: 3, NoTotal: true}.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{bm, kn, ex} {
+		if !strings.Contains(string(b), `"track_total_hits":false`) {
+			t.Errorf("no track_total_hits: %s", b)
+		}
+	}
+	plain, _ := BM25{Text: "x", Fields: []TextField{{Name: "body"}}}.Body()
+	if strings.Contains(string(plain), "track_total_hits") {
+		t.Errorf("track_total_hits without NoTotal: %s", plain)
+	}
+}

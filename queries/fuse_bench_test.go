@@ -3,6 +3,7 @@ package queries
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 )
@@ -107,4 +108,40 @@ func reportCPU(b *testing.B) func() {
 			b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e3, "cpu-µs/op")
 		}
 	}
+}
+
+// A hybrid search's client work on a real answer: an _msearch response of
+// two 50-hit sub-queries with _source (vectors excluded), as the dev
+// cluster returned it (testdata/msearch_hybrid_50x2.json, 23 KB), parsed,
+// then fused and cut to a page of 10.
+func BenchmarkHybridClientWork(b *testing.B) {
+	raw, err := os.ReadFile("testdata/msearch_hybrid_50x2.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := &Scoring{Space: SpaceCosine, Engine: EngineLucene, Version: Version{2, 19, 1}}
+	b.Run("parse", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		defer reportCPU(b)()
+		for b.Loop() {
+			if _, err := ParseMSearchResponse(raw, 2); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parse+fuse+cut", func(b *testing.B) {
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			rs, err := ParseMSearchResponse(raw, 2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			subs := []SubResult{{Name: "bm25", Hits: rs[0].Hits}, {Name: "knn", Hits: rs[1].Hits, Scoring: sc}}
+			if _, _, err := FuseCut(subs, Fusion{}, Cutoff{}, []*Scoring{nil, sc}, PageSpec{Size: 10}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

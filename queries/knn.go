@@ -62,6 +62,10 @@ type KNN struct {
 	Nested           string
 	ExpandNestedDocs bool // 2.19+
 	Source           *Source
+	// NoTotal sends "track_total_hits": false: the hit count is not
+	// computed, which lets Lucene skip documents that cannot make the top
+	// (for the knn query the count is k per segment anyway). Set it when hits.total is not read.
+	NoTotal bool
 }
 
 // Validate checks the query before it is rendered.
@@ -177,6 +181,9 @@ func (q KNN) Body() ([]byte, error) {
 	if v := q.Source.value(); v != nil {
 		body["_source"] = v
 	}
+	if q.NoTotal {
+		body["track_total_hits"] = false
+	}
 	return json.Marshal(body)
 }
 
@@ -195,6 +202,10 @@ type Exact struct {
 	Filter   json.RawMessage
 	Nested   string
 	Source   *Source
+	// NoTotal sends "track_total_hits": false: hits.total is not
+	// computed. The script scores every candidate anyway, so this only
+	// saves the counting. Set it when hits.total is not read.
+	NoTotal bool
 }
 
 // Body renders the exact search body.
@@ -234,6 +245,9 @@ func (e Exact) Body() ([]byte, error) {
 	}
 	if v := e.Source.value(); v != nil {
 		body["_source"] = v
+	}
+	if e.NoTotal {
+		body["track_total_hits"] = false
 	}
 	return json.Marshal(body)
 }

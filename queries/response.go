@@ -54,7 +54,11 @@ func (r rawSearch) convert(where string) (SearchResponse, error) {
 }
 
 // ParseSearchResponse reads a _search response body.
+// Hit.Source aliases raw, which must not change afterwards.
 func ParseSearchResponse(raw []byte) (SearchResponse, error) {
+	if r, ok := scanSearch(raw); ok {
+		return r.convert("search response")
+	}
 	var r rawSearch
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return SearchResponse{}, fmt.Errorf("search response: %w", err)
@@ -64,11 +68,14 @@ func ParseSearchResponse(raw []byte) (SearchResponse, error) {
 
 // ParseMSearchResponse reads an _msearch response body. A failed item is an
 // error naming its position and the server's reason.
+// Hit.Source aliases raw, which must not change afterwards.
 func ParseMSearchResponse(raw []byte, want int) ([]SearchResponse, error) {
 	var r struct {
 		Responses []rawSearch `json:"responses"`
 	}
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if items, ok := scanMSearch(raw); ok {
+		r.Responses = items
+	} else if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, fmt.Errorf("msearch response: %w", err)
 	}
 	if len(r.Responses) != want {

@@ -1,18 +1,23 @@
 // Command queries benchmarks knnbridge's hybrid search against a real
 // cluster: for each query it times the two raw sub-queries (a plain BM25
-// _search and a plain k-NN _search, response read, nothing else) and the
-// full hybrid search (one _msearch, parsing, min_max fusion, cut-offs),
-// and prints p50/p99 of each and of "hybrid − slower sub-query", the
-// latency knnbridge adds (issue 8 target: ≤ 2 ms at p50).
+// _search and a plain k-NN _search, response read, nothing else; each sent
+// as the hybrid sends it: the same body, track_total_hits false, an
+// uncompressed answer) and the full hybrid search (one _msearch, parsing,
+// min_max fusion, cut-offs), and prints p50/p99 of each and of "hybrid −
+// slower sub-query", the latency knnbridge adds (issue 8 target: ≤ 2 ms at
+// p50). For comparison it also times the _msearch as session 1 sent it
+// (gzip-compressed answer, hits counted).
 //
 //	OPENSEARCH_URL=http://127.0.0.1:9200 go run ./bench/queries -queries 1000
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -122,7 +127,7 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 		return err
 	}
 	fields, _ := queries.ParseTextFields("body")
-	type sample struct{ bm25, knn, hybrid, parallel, msearch, client time.Duration }
+	type sample struct{ bm25, knn, hybrid, parallel, msearch, client, oldMsearch time.Duration }
 	var samples []sample
 	total := nQueries + 50 // the first 50 warm up caches and are dropped
 	for i := range total {
@@ -130,14 +135,17 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 		q := vec(r, dim)
 		// Vectors stay out of _source, as an application would ask.
 		src := &queries.Source{Excludes: []string{"v"}}
-		bm25Body, err := queries.BM25{Text: text, Fields: fields, Size: depth, Source: src}.Body()
+		// The same bodies the hybrid search sends (track_total_hits false).
+		bm25Body, err := queries.BM25{Text: text, Fields: fields, Size: depth, Source: src, NoTotal: true}.Body()
 		if err != nil {
 			return err
 		}
-		knnBody, err := queries.KNN{Field: "v", Vector: q, K: depth, Engine: queries.EngineLucene, Source: src}.Body()
+		knnBody, err := queries.KNN{Field: "v", Vector: q, K: depth, Engine: queries.EngineLucene, Source: src, NoTotal: true}.Body()
 		if err != nil {
 			return err
 		}
+		oldBM25, _ := queries.BM25{Text: text, Fields: fields, Size: depth, Source: src}.Body()
+		oldKNN, _ := queries.KNN{Field: "v", Vector: q, K: depth, Engine: queries.EngineLucene, Source: src}.Body()
 		req := bridge.SearchRequest{Indices: []string{index}, Mode: bridge.ModeHybrid, VectorField: "v", Vector: q,
 			Text: text, TextFields: fields, K: k, Depth: depth, Source: src}
 		var sm sample
@@ -149,11 +157,11 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 		// Rotate the order so that no request always runs on a warm cache.
 		steps := []func() error{
 			func() (err error) {
-				sm.bm25, err = timeIt(func() error { _, err := c.Do(ctx, http.MethodPost, "/"+index+"/_search", bm25Body); return err })
+				sm.bm25, err = timeIt(func() error { _, err := post(ctx, c, "/"+index+"/_search", bm25Body); return err })
 				return err
 			},
 			func() (err error) {
-				sm.knn, err = timeIt(func() error { _, err := c.Do(ctx, http.MethodPost, "/"+index+"/_search", knnBody); return err })
+				sm.knn, err = timeIt(func() error { _, err := post(ctx, c, "/"+index+"/_search", knnBody); return err })
 				return err
 			},
 			func() (err error) {
@@ -169,7 +177,7 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 					return err
 				}
 				var raw []byte
-				sm.msearch, err = timeIt(func() (err error) { raw, err = c.Do(ctx, http.MethodPost, "/_msearch", ms); return err })
+				sm.msearch, err = timeIt(func() (err error) { raw, err = post(ctx, c, "/_msearch", ms); return err })
 				if err != nil {
 					return err
 				}
@@ -179,13 +187,18 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 						return err
 					}
 					sc := queries.Scoring{Space: queries.SpaceCosine, Engine: queries.EngineLucene, Version: version}
-					f, err := queries.Fuse([]queries.SubResult{{Name: "bm25", Hits: rs[0].Hits}, {Name: "knn", Hits: rs[1].Hits, Scoring: &sc}}, queries.Fusion{})
-					if err != nil {
-						return err
-					}
-					_, _, err = queries.Cutoff{TopK: k}.Apply(f.Results, []*queries.Scoring{nil, &sc})
+					subs := []queries.SubResult{{Name: "bm25", Hits: rs[0].Hits}, {Name: "knn", Hits: rs[1].Hits, Scoring: &sc}}
+					_, _, err = queries.FuseCut(subs, queries.Fusion{}, queries.Cutoff{}, []*queries.Scoring{nil, &sc}, queries.PageSpec{Size: k})
 					return err
 				})
+				return err
+			},
+			func() (err error) {
+				ms, err := queries.MSearchBody([]string{index}, oldBM25, oldKNN)
+				if err != nil {
+					return err
+				}
+				sm.oldMsearch, err = timeIt(func() error { _, err := c.Do(ctx, http.MethodPost, "/_msearch", ms); return err })
 				return err
 			},
 			func() (err error) {
@@ -215,13 +228,14 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 	}
 	row := func(name string, f func(sample) time.Duration) {
 		p50, p99 := pick(f)
-		fmt.Printf("%-42s p50 %8.3f ms   p99 %8.3f ms\n", name, ms(p50), ms(p99))
+		fmt.Printf("%-48s p50 %8.3f ms   p99 %8.3f ms\n", name, ms(p50), ms(p99))
 	}
 	fmt.Printf("\n%d queries, k=%d, depth=%d, %d docs, dim %d, lucene cosine, OpenSearch %s\n", len(samples), k, depth, nDocs, dim, info.Version)
 	row("raw BM25 _search", func(s sample) time.Duration { return s.bm25 })
 	row("raw k-NN _search", func(s sample) time.Duration { return s.knn })
 	row("slower of the two (per query)", func(s sample) time.Duration { return max(s.bm25, s.knn) })
 	row("raw _msearch of both (no client work)", func(s sample) time.Duration { return s.msearch })
+	row("raw _msearch as session 1 sent it (gzip, totals)", func(s sample) time.Duration { return s.oldMsearch })
 	row("client work: parse + fuse + cut", func(s sample) time.Duration { return s.client })
 	row("hybrid, one _msearch + fusion", func(s sample) time.Duration { return s.hybrid })
 	row("hybrid, two parallel requests + fusion", func(s sample) time.Duration { return s.parallel })
@@ -235,3 +249,27 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// post sends a raw search the way bridge.Searcher sends its own: an
+// uncompressed answer (Accept-Encoding: identity), the body read whole.
+func post(ctx context.Context, c *bridge.Client, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := c.API.Client.Perform(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("POST %s: status %d: %.300s", path, resp.StatusCode, out)
+	}
+	return out, nil
+}
