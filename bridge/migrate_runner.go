@@ -67,6 +67,23 @@ func (m *Migrator) Claim(ctx context.Context, alias string, lease time.Duration)
 	return st, nil
 }
 
+// Release gives up this process's claim after a run stopped on purpose
+// (cancel, graceful shutdown): the state says nobody runs it, so another
+// process may resume at once instead of waiting out the lease. A state
+// claimed by someone else meanwhile is left alone.
+func (m *Migrator) Release(ctx context.Context, alias, why string) error {
+	st, err := m.store.load(ctx, alias)
+	if err != nil {
+		return err
+	}
+	if st.Runner != RunnerID() {
+		return nil
+	}
+	st.Runner = ""
+	st.Note("stopped by "+RunnerID()+": "+why, time.Now().UTC())
+	return m.save(ctx, st)
+}
+
 // ListMigrations returns every recorded migration (newest update first;
 // at most 1000). No state index yet means none.
 func (m *Migrator) ListMigrations(ctx context.Context) ([]*migrate.State, error) {

@@ -192,6 +192,15 @@ func (s *Server) launch(alias string, m *bridge.Migrator, release func()) {
 		}
 		outcome, reason := r.outcome, r.reason
 		g.mu.Unlock()
+		if outcome == "cancelled" {
+			// Stopped on purpose at a checkpoint: release the claim so that
+			// any process (a restarted sidecar, the CLI) resumes at once.
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if rerr := m.Release(rctx, alias, reason); rerr != nil {
+				log.Warn("could not release the migration's runner claim; a resume elsewhere waits for the lease", zap.Error(rerr))
+			}
+			rcancel()
+		}
 		s.m.migRuns.WithLabelValues(outcome).Inc()
 		fields := []zap.Field{zap.String("outcome", outcome), zap.Duration("took", time.Since(r.started))}
 		if st != nil {
