@@ -45,7 +45,7 @@ func ParseMetric(s string) (Metric, error) {
 const (
 	// smallDim: below it, one-vs-many kernels replace the matrix product.
 	smallDim       = 4
-	flatQueryBlock = 256
+	flatQueryBlock = 1024
 	flatDBBlock    = 2048
 )
 

@@ -47,7 +47,7 @@ import json, sys
 def best(lines):
     runs = [json.loads(l) for l in lines.splitlines() if l.strip()]
     b = dict(runs[0])
-    for k in ("kmeans_seconds", "ivfpq_train_seconds", "ivfpq_add_seconds"):
+    for k in ("kmeans_seconds", "ivfpq_train_seconds", "ivfpq_add_seconds", "kmeans_cpu_seconds", "ivfpq_train_cpu_seconds"):
         b[k] = min(r[k] for r in runs)
     for np_ in b["search"]:
         b["search"][np_] = dict(b["search"][np_], qps=max(r["search"][np_]["qps"] for r in runs))
@@ -60,9 +60,11 @@ print(f"{'metric':32} {'knnbridge':>12} {'faiss':>12} {'ratio':>8}")
 def row(name, a, b, fmt="{:.3f}"):
     print(f"{name:32} {fmt.format(a):>12} {fmt.format(b):>12} {a / b if b else float('nan'):>8.3f}")
 row("k-means k=1024 20 it (s)", o["kmeans_seconds"], t["kmeans_seconds"])
+row("  k-means CPU time (s)", o["kmeans_cpu_seconds"], t["kmeans_cpu_seconds"])
 row("k-means objective", o["kmeans_obj"], t["kmeans_obj"], "{:.6g}")
 print(f"{'  objective diff':32} {100 * (o['kmeans_obj'] - t['kmeans_obj']) / t['kmeans_obj']:>+11.3f}%")
 row("IVF1024,PQ16x8 train (s)", o["ivfpq_train_seconds"], t["ivfpq_train_seconds"])
+row("  IVF-PQ train CPU time (s)", o["ivfpq_train_cpu_seconds"], t["ivfpq_train_cpu_seconds"])
 row("IVF1024,PQ16x8 add (s)", o["ivfpq_add_seconds"], t["ivfpq_add_seconds"])
 for np_ in ("8", "16", "64"):
     a, b = o["search"][np_], t["search"][np_]
