@@ -155,12 +155,18 @@ func (s *Server) StopMigrations(ctx context.Context) error {
 }
 
 // launch runs m.Run(alias) in the background. release frees the alias
-// when the run ends.
-func (s *Server) launch(alias string, m *bridge.Migrator, release func()) {
+// when the run ends. Once StopMigrations has begun nothing new starts (the
+// recorded migration stays resumable).
+func (s *Server) launch(alias string, m *bridge.Migrator, release func()) error {
 	g := s.mig
 	ctx, cancel := context.WithCancel(g.ctx)
 	r := &migrationRun{cancel: cancel, done: make(chan struct{}), started: time.Now().UTC(), outcome: "running"}
 	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		cancel()
+		return unavailable("shutting_down", "the sidecar is shutting down: the migration is recorded; resume it later")
+	}
 	g.runs[alias] = r
 	g.wg.Add(1)
 	g.mu.Unlock()
@@ -215,6 +221,7 @@ func (s *Server) launch(alias string, m *bridge.Migrator, release func()) {
 			log.Info("migration run finished", fields...)
 		}
 	}()
+	return nil
 }
 
 // migrator builds a Migrator for one operation (each has its own state
@@ -507,7 +514,9 @@ func (s *Server) postMigration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return migrationAPIError(err)
 	}
-	s.launch(alias, m, release)
+	if err := s.launch(alias, m, release); err != nil {
+		return err
+	}
 	launched = true
 	return s.writeStatus(w, r, http.StatusAccepted, alias, st, "")
 }
@@ -558,7 +567,9 @@ func (s *Server) postMigrationResume(w http.ResponseWriter, r *http.Request) err
 		}
 		return migrationAPIError(err)
 	}
-	s.launch(alias, m, release)
+	if err := s.launch(alias, m, release); err != nil {
+		return err
+	}
 	launched = true
 	return s.writeStatus(w, r, http.StatusAccepted, alias, st, "")
 }
