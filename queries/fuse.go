@@ -375,7 +375,7 @@ func Fuse(subs []SubResult, f Fusion) (Fused, error) {
 	}
 	defer st.release()
 	keys := st.keys()
-	slices.SortFunc(keys, st.compare)
+	st.sc.tmp = rankKeys(keys, st.sc.tmp, st.compare)
 	// The whole explanation array goes to the caller (the results point
 	// into it), so the scratch lets go of it.
 	flat := st.flat
@@ -514,7 +514,7 @@ func selectTop(keys []sortKey, n int, cmp func(a, b sortKey) int) []sortKey {
 		return keys[:0]
 	}
 	if n*4 >= len(keys) {
-		slices.SortFunc(keys, cmp)
+		rankKeys(keys, nil, cmp)
 		return keys[:n]
 	}
 	h := keys[:n]
@@ -720,6 +720,7 @@ type fuseScratch struct {
 	ents []fuseEnt
 	flat []SubScore
 	keys []sortKey
+	tmp  []sortKey // rankKeys' buffer
 	norm []float64
 }
 
@@ -1002,4 +1003,78 @@ func combine(subs []SubScore, w []float64, c Combination) float64 {
 		}
 		return sum
 	}
+}
+
+// rankKeys sorts keys as slices.SortFunc(keys, cmp) would, cmp being
+// score descending then a total tie-break. Long lists go through an LSD
+// radix sort on the top 32 bits of the score's order-preserving bit
+// pattern (sign, exponent and 20 mantissa bits: no comparisons, and a pass
+// whose byte is the same for every key is skipped); each run that shares
+// those 32 bits, equal or nearly equal scores, is then sorted by cmp. Short
+// lists use cmp directly. It returns its scratch buffer for reuse.
+func rankKeys(keys []sortKey, tmp []sortKey, cmp func(a, b sortKey) int) []sortKey {
+	if len(keys) < 256 {
+		slices.SortFunc(keys, cmp)
+		return tmp
+	}
+	// Ascending order of top(s) = descending score: the IEEE bits, flipped
+	// to sort as unsigned integers, complemented. −0 is taken as +0 so
+	// that the two land in one run (they compare equal).
+	top := func(s float64) uint32 {
+		b := math.Float64bits(s)
+		if s == 0 {
+			b = 0
+		}
+		if b>>63 == 0 {
+			b |= 1 << 63
+		} else {
+			b = ^b
+		}
+		return ^uint32(b >> 32)
+	}
+	var count [4][256]int32
+	for _, k := range keys {
+		u := top(k.score)
+		count[0][byte(u)]++
+		count[1][byte(u>>8)]++
+		count[2][byte(u>>16)]++
+		count[3][byte(u>>24)]++
+	}
+	tmp = grow(tmp, len(keys))
+	src, dst := keys, tmp
+	for p := range 4 {
+		c := &count[p]
+		shift := 8 * p
+		if c[byte(top(src[0].score)>>shift)] == int32(len(src)) {
+			continue // every key has the same byte here
+		}
+		var pos [256]int32
+		sum := int32(0)
+		for d := range 256 {
+			pos[d] = sum
+			sum += c[d]
+		}
+		for _, k := range src {
+			d := byte(top(k.score) >> shift)
+			dst[pos[d]] = k
+			pos[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+	// Runs that share the top bits: order by score, then the tie-break.
+	for i := 0; i < len(keys); {
+		ti := top(keys[i].score)
+		j := i + 1
+		for j < len(keys) && top(keys[j].score) == ti {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(keys[i:j], cmp)
+		}
+		i = j
+	}
+	return tmp
 }

@@ -333,3 +333,72 @@ func TestValueConverterEqualsValueOf(t *testing.T) {
 		t.Fatal("nil scoring gave a converter")
 	}
 }
+
+// rankKeys (radix + tie runs) sorts exactly as SortFunc with the same
+// comparison: negative scores, ±0, huge and tiny magnitudes, heavy ties.
+func TestRankKeysEqualsSortFunc(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	cmp := func(a, b sortKey) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		return int(a.ent - b.ent)
+	}
+	pool := []float64{0, math.Copysign(0, -1), 1, -1, 0.5, -0.5, 1e300, -1e300, 5e-324, -5e-324, 0.001, 2, 3.25}
+	var tmp []sortKey
+	for trial := range 200 {
+		n := 200 + r.IntN(2000)
+		keys := make([]sortKey, n)
+		for i := range keys {
+			var s float64
+			switch trial % 3 {
+			case 0:
+				s = pool[r.IntN(len(pool))]
+			case 1:
+				s = r.NormFloat64() * 10
+			default:
+				s = float64(r.IntN(50)) / 7
+			}
+			keys[i] = sortKey{s, int32(i)}
+		}
+		r.Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		want := slices.Clone(keys)
+		slices.SortFunc(want, cmp)
+		tmp = rankKeys(keys, tmp, cmp)
+		for i := range keys {
+			// ±0 tie: compare by value and entry, not bits.
+			if keys[i].ent != want[i].ent || keys[i].score != want[i].score {
+				t.Fatalf("trial %d n=%d: position %d is %+v, want %+v", trial, n, i, keys[i], want[i])
+			}
+		}
+	}
+}
+
+// Long lists (the radix path) fuse as the naive oracle does.
+func TestFuseLongListsEqualsNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for trial := range 20 {
+		subs := make([]SubResult, 2)
+		for si := range subs {
+			hits := make([]Hit, 300+r.IntN(900))
+			score := 20.0
+			for i := range hits {
+				if r.IntN(4) > 0 {
+					score -= float64(r.IntN(3)) * 0.01
+				}
+				hits[i] = Hit{Index: []string{"a", "b"}[r.IntN(2)], ID: fmt.Sprintf("d%04d", r.IntN(1500)), Score: max(score, 0.01)}
+			}
+			subs[si] = SubResult{Name: fmt.Sprint(si), Hits: hits}
+		}
+		for _, f := range topFusions {
+			got, err := Fuse(subs, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameResults(t, fmt.Sprintf("trial %d %s", trial, f.Describe()), got.Results, naiveFuse(subs, f))
+		}
+	}
+}
