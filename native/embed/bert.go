@@ -280,13 +280,17 @@ func (m *Model) attentionAVX2(out, qkv []float32, offs []int, j0, j1 int, scale 
 		lr := (L + 3) &^ 3   // score rows
 		s.kt, s.sc = grow(s.kt, dh*ls), grow(s.sc, lr*ls)
 		kt, sc := s.kt, s.sc
-		for d := 0; d < dh; d++ {
-			row := kt[d*ls : (d+1)*ls]
-			src := qkv[base*H3+H+h*dh+d:]
-			for t := 0; t < L; t++ {
-				row[t] = src[t*H3] * scale
+		if L < ls {
+			for d := 0; d < dh; d++ {
+				clear(kt[d*ls+L : (d+1)*ls])
 			}
-			clear(row[L:])
+		}
+		for t := 0; t < L; t++ {
+			src := qkv[(base+t)*H3+H+h*dh : (base+t)*H3+H+h*dh+dh]
+			dst := kt[t:]
+			for d, v := range src {
+				dst[d*ls] = v * scale
+			}
 		}
 		q := qkv[base*H3+h*dh:]
 		for i := 0; i < L; i += 4 {
@@ -294,13 +298,15 @@ func (m *Model) attentionAVX2(out, qkv []float32, offs []int, j0, j1 int, scale 
 				kern4x16AVX2(dh, &q[i*H3], H3, &kt[c], ls, &sc[i*ls+c], ls)
 			}
 		}
-		for i := 0; i < L; i++ {
-			row := sc[i*ls : i*ls+l8]
-			for t := L; t < l8; t++ {
-				row[t] = -1e30
+		if L < l8 {
+			for i := 0; i < L; i++ {
+				row := sc[i*ls : i*ls+l8]
+				for t := L; t < l8; t++ {
+					row[t] = -1e30
+				}
 			}
-			softmax(row)
 		}
+		softmaxRowsAVX2(&sc[0], ls, L, l8)
 		v := qkv[base*H3+2*H+h*dh:]
 		for i := 0; i < L; i += 4 {
 			for c := 0; c < dh; c += 16 {

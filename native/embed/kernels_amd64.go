@@ -48,3 +48,6 @@ var useAVX512 = useAVX2 && cpu.X86.HasAVX512F && os.Getenv("KNNBRIDGE_EMBED_NOAV
 
 //go:noescape
 func geluTileAVX2(c *float32, ldc int, rows int, cols int)
+
+//go:noescape
+func softmaxRowsAVX2(x *float32, stride int, rows int, n int)

@@ -682,3 +682,74 @@ gtloop:
 gtdone:
 	VZEROUPPER
 	RET
+
+// func softmaxRowsAVX2(x *float32, stride int, rows int, n int)
+// Softmax in place over each of rows rows of n floats (n a multiple of 8,
+// >= 8) at x with row stride stride (floats): max, exp(x - max) with its
+// sum, then scale by 1/sum. Same arithmetic as softmax() with maxAVX2,
+// expShiftSumAVX2 and scaleAVX2, in one call for all of a head's rows.
+TEXT ·softmaxRowsAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), DI
+	MOVQ stride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+16(FP), DX
+	MOVQ n+24(FP), R9
+	SHRQ $3, R9
+	TESTQ DX, DX
+	JZ smdone
+smrow:
+	// max
+	MOVQ DI, SI
+	MOVQ R9, CX
+	VMOVUPS (SI), Y15
+	ADDQ $32, SI
+	DECQ CX
+	JZ smmaxdone
+smmax:
+	VMAXPS (SI), Y15, Y15
+	ADDQ $32, SI
+	DECQ CX
+	JNZ smmax
+smmaxdone:
+	VPERM2F128 $1, Y15, Y15, Y1
+	VMAXPS Y1, Y15, Y15
+	VPERMILPS $0x4e, Y15, Y1
+	VMAXPS Y1, Y15, Y15
+	VPERMILPS $0xb1, Y15, Y1
+	VMAXPS Y1, Y15, Y15
+	// exp and sum
+	VXORPS Y14, Y14, Y14
+	MOVQ DI, SI
+	MOVQ R9, CX
+smexp:
+	VMOVUPS (SI), Y0
+	VSUBPS Y15, Y0, Y0
+	EXP8
+	VMOVUPS Y0, (SI)
+	VADDPS Y0, Y14, Y14
+	ADDQ $32, SI
+	DECQ CX
+	JNZ smexp
+	VPERM2F128 $1, Y14, Y14, Y1
+	VADDPS Y1, Y14, Y14
+	VPERMILPS $0x4e, Y14, Y1
+	VADDPS Y1, Y14, Y14
+	VPERMILPS $0xb1, Y14, Y1
+	VADDPS Y1, Y14, Y14
+	VMOVUPS one<>(SB), Y13
+	VDIVPS Y14, Y13, Y13
+	// scale
+	MOVQ DI, SI
+	MOVQ R9, CX
+smscale:
+	VMULPS (SI), Y13, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ smscale
+	ADDQ R8, DI
+	DECQ DX
+	JNZ smrow
+smdone:
+	VZEROUPPER
+	RET
