@@ -343,6 +343,15 @@ func TestSidecarMigrateCancelResume(t *testing.T) {
 	if !st.Resumable || st.Running {
 		t.Fatalf("new sidecar: resumable %t running %t", st.Resumable, st.Running)
 	}
+	// Another process that saved progress within the lease is a live
+	// runner: refused (409 migration_busy). A dead one (state older than
+	// the 30 s lease) is taken over.
+	scMigSetRunner(t, c, state, alias, "elsewhere/42", time.Now().UTC())
+	scMigError(t, s2.api(t, "POST", "/v1/migrations/{name}/resume", scMigPath(alias, "resume"), nil), 409, "migration_busy", "")
+	if st := scMigStatus(t, s2, alias); st.Resumable {
+		t.Errorf("resumable while another runner holds the lease")
+	}
+	scMigSetRunner(t, c, state, alias, "elsewhere/42", time.Now().UTC().Add(-time.Minute))
 	scMigCall(t, s2, alias, "resume", map[string]any{"page_size": 500}, 202)
 	st = scMigWait(t, s2, alias, 90*time.Second, "phase ready", scMigReady)
 	t.Logf("resumed to ready: runs %d, backfilled %d, copied %d, already-newer %d (pages sent again after the stops)", st.State.Runs, st.State.Backfilled, st.State.Copied, st.State.Newer)
@@ -363,4 +372,15 @@ func TestSidecarMigrateCancelResume(t *testing.T) {
 		t.Fatalf("verify after resume: %s", a.Body)
 	}
 	scMigSame(t, c, src, tgt, n)
+}
+
+// scMigSetRunner rewrites the state document as if another process were
+// (or had been) running the migration.
+func scMigSetRunner(t *testing.T, c *Cluster, stateIndex, alias, runner string, at time.Time) {
+	t.Helper()
+	st := migState(t, c, stateIndex, alias)
+	st.Runner, st.UpdatedAt = runner, at
+	if _, err := c.Bridge.Do(context.Background(), http.MethodPut, "/"+stateIndex+"/_doc/"+alias, st); err != nil {
+		t.Fatal(err)
+	}
 }
