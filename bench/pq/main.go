@@ -31,6 +31,7 @@ func main() {
 	flag.StringVar(&indexPath, "index", "", "search-only mode: load this faiss IVF-PQ file, or build and write it first when absent (skips k-means timing)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the search phase to this file")
 	flag.StringVar(&trainProfile, "trainprofile", "", "write a CPU profile of IVF-PQ training to this file")
+	flag.BoolVar(&onlyKMeans, "only-kmeans", false, "time k-means only (with -cpuprofile: profile it)")
 	flag.IntVar(&searchReps, "reps", 3, "timed searches per nprobe (best kept)")
 	flag.Parse()
 	if err := run(*base, *queries, *k, *niter, *threads, *nlist, *m, *nbits, *nprobes); err != nil {
@@ -42,6 +43,7 @@ func main() {
 var (
 	indexPath, cpuProfile, trainProfile string
 	searchReps                          int
+	onlyKMeans                          bool
 )
 
 func run(basePath, qPath string, k, niter, threads, nlist, m, nbits int, nprobes string) error {
@@ -59,6 +61,30 @@ func run(basePath, qPath string, k, niter, threads, nlist, m, nbits int, nprobes
 	}
 	out := map[string]any{"n": len(x) / d, "d": d, "nq": len(q) / d, "threads": threads}
 
+	if onlyKMeans {
+		if cpuProfile != "" {
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		cfg := pq.DefaultKMeansConfig(k)
+		cfg.NIter, cfg.Threads = niter, threads
+		t0, c0 := time.Now(), cpuSeconds()
+		km, err := pq.KMeans(ctx, x, d, cfg)
+		if err != nil {
+			return err
+		}
+		out["kmeans_seconds"] = time.Since(t0).Seconds()
+		out["kmeans_cpu_seconds"] = cpuSeconds() - c0
+		out["kmeans_obj"] = km.Obj
+		return json.NewEncoder(os.Stdout).Encode(out)
+	}
 	var ix *pq.IVF
 	if indexPath != "" {
 		if r, err := pq.ReadIndexFile(indexPath); err == nil {
