@@ -68,6 +68,8 @@ type SearchRequest struct {
 	Parallel bool
 
 	Cutoff queries.Cutoff
+	// Source selects the hits' _source. nil returns everything but
+	// VectorField; &queries.Source{} returns everything.
 	Source *queries.Source
 	From   int
 	Size   int // page size (default K)
@@ -231,6 +233,12 @@ func (r *SearchRequest) defaults() {
 	}
 	if r.ThresholdFallback == "" {
 		r.ThresholdFallback = queries.ThresholdExact
+	}
+	if r.Source == nil && r.VectorField != "" {
+		// Vectors are the bulk of a stored document and nobody reads them
+		// in search results: without them the node renders and sends, and
+		// the client parses, a fraction of the bytes.
+		r.Source = &queries.Source{Excludes: []string{r.VectorField}}
 	}
 }
 

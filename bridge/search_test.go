@@ -140,3 +140,24 @@ func TestSearchRequestValidation(t *testing.T) {
 		}
 	}
 }
+
+// Without a _source selection, searches leave the queried vector out; an
+// explicit selection, even an empty one, is kept.
+func TestSearchDefaultsExcludeVector(t *testing.T) {
+	r := SearchRequest{Mode: ModeHybrid, VectorField: "emb"}
+	r.defaults()
+	if r.Source == nil || len(r.Source.Excludes) != 1 || r.Source.Excludes[0] != "emb" || r.Source.Disabled {
+		t.Fatalf("default source %+v", r.Source)
+	}
+	all := &queries.Source{}
+	r = SearchRequest{Mode: ModeKNN, VectorField: "emb", Source: all}
+	r.defaults()
+	if r.Source != all {
+		t.Fatalf("explicit source replaced: %+v", r.Source)
+	}
+	r = SearchRequest{Mode: ModeBM25}
+	r.defaults()
+	if r.Source != nil {
+		t.Fatalf("bm25 without a vector field: %+v", r.Source)
+	}
+}

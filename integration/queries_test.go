@@ -522,6 +522,23 @@ func TestQueriesHybridPaginationIsConsistent(t *testing.T) {
 	if full.Total < 30 {
 		t.Fatalf("only %d fused results", full.Total)
 	}
+	// No _source selection: the hits carry the document without the
+	// queried vector.
+	plain := base
+	plain.Source = nil
+	withSrc, err := s.Search(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range withSrc.Results {
+		var doc map[string]any
+		if err := json.Unmarshal(r.Source, &doc); err != nil {
+			t.Fatalf("hit %s source %q: %v", r.ID, r.Source, err)
+		}
+		if _, ok := doc["v"]; ok || doc["body"] == nil {
+			t.Fatalf("hit %s: default source %v should have body and no vector", r.ID, doc)
+		}
+	}
 	var paged []string
 	for from := 0; from < full.Total; from += 7 {
 		p := base

@@ -145,3 +145,33 @@ func BenchmarkHybridClientWork(b *testing.B) {
 		}
 	})
 }
+
+// Building a hybrid request's bodies (BM25, k-NN with the vector, the
+// _msearch NDJSON): client work before the round trip.
+func BenchmarkHybridBodies(b *testing.B) {
+	fields, _ := ParseTextFields("title^2,body")
+	src := &Source{Excludes: []string{"v"}}
+	for _, dim := range []int{64, 384} {
+		v := make([]float32, dim)
+		for i := range v {
+			v[i] = float32(i%17) / 17
+		}
+		b.Run(fmt.Sprintf("dim%d", dim), func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				bm, err := BM25{Text: "solar panel storage", Fields: fields, Size: 50, Source: src, NoTotal: true}.Body()
+				if err != nil {
+					b.Fatal(err)
+				}
+				kn, err := KNN{Field: "v", Vector: v, K: 50, Engine: EngineLucene, Source: src, NoTotal: true}.Body()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := MSearchBody([]string{"docs"}, bm, kn); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

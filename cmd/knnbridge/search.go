@@ -107,7 +107,7 @@ search (or client-side filtering, --threshold-fallback client) elsewhere.`,
 	f.Float64Var(&o.gapRel, "gap-rel", 0, "cut-off: stop at the first drop larger than this share of the previous score")
 	f.IntVar(&o.autocut, "autocut", 0, "cut-off: stop at the N-th jump (Weaviate autocut)")
 	f.Float64Var(&o.cumulative, "cumulative", 0, "cut-off: keep until scores add up to this share of the total")
-	f.StringVar(&o.source, "source", "", "_source fields to return (comma separated; default all)")
+	f.StringVar(&o.source, "source", "", "_source fields to return (comma separated; default all but the --vector-field; * for all)")
 	f.BoolVar(&o.noSource, "no-source", false, "return no _source")
 	f.BoolVar(&o.dedupeByID, "dedupe-by-id", false, "treat the same id in several indices as one document")
 	f.BoolVar(&o.explain, "explain", false, "show per-hit raw, normalized and fused scores")
