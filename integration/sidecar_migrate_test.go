@@ -384,3 +384,54 @@ func scMigSetRunner(t *testing.T, c *Cluster, stateIndex, alias, runner string, 
 		t.Fatal(err)
 	}
 }
+
+// A re-embedding migration through the sidecar uses the sidecar's own
+// model: 8-d "old model" vectors -> 384-d MiniLM computed from the title.
+// Verify compares every sampled target vector (here: all documents) with
+// the model's output for its text.
+func TestSidecarMigrateReembed(t *testing.T) {
+	migModelDir(t) // skips without the model (fails under CI=true)
+	c := Start(t)
+	state := c.Index(t, "scmig-state")
+	s := startSidecar(t, c, "KNNBRIDGE_MIGRATION_STATE_INDEX="+state)
+	s.waitReady(t, true)
+	const n = 150
+	src := c.Index(t, "scmig-emb")
+	tgt := c.Index(t, "scmig-emb-tgt")
+	alias := src + "-alias"
+	migLoad(t, c, src, alias, n, 8, 1, true, 23)
+	body := map[string]any{"target": migTargetSpec("", 384, true), "target_index": tgt, "reembed": true, "text_field": "title"}
+	a := s.api(t, "POST", "/v1/migrations/{name}/plan", scMigPath(alias, "plan"), body)
+	scExpect(t, a, 200)
+	var planned struct {
+		Plan migrate.Plan `json:"plan"`
+	}
+	a.json(t, &planned)
+	if planned.Plan.Mode != migrate.ModeReembed || planned.Plan.Model == "" || planned.Plan.TextField != "title" {
+		t.Fatalf("plan: mode %s model %q text field %q", planned.Plan.Mode, planned.Plan.Model, planned.Plan.TextField)
+	}
+	// Without re-embedding, a dimension change cannot be copied.
+	scMigError(t, s.api(t, "POST", "/v1/migrations/{name}/plan", scMigPath(alias, "plan"), map[string]any{"target": migTargetSpec("", 384, true)}), 400, "invalid_migration", "")
+
+	body["page_size"] = 64
+	scMigCall(t, s, alias, "", body, 202)
+	st := scMigWait(t, s, alias, 90*time.Second, "phase ready", scMigReady)
+	if st.State.Copied != n {
+		t.Fatalf("copied %d, want %d", st.State.Copied, n)
+	}
+	a = s.api(t, "POST", "/v1/migrations/{name}/verify", scMigPath(alias, "verify"), map[string]any{"sample": n, "queries": 10})
+	scExpect(t, a, 200)
+	var v struct {
+		Verification migrate.Verification `json:"verification"`
+	}
+	a.json(t, &v)
+	t.Logf("re-embed through the sidecar: %d docs, verify pass=%t sampled %d max |target - model| %.2g (tolerance %.0e), overlap with the old model %.2f",
+		n, v.Verification.Pass, v.Verification.Sampled, v.Verification.MaxVectorDiff, v.Verification.VectorTol, v.Verification.Overlap)
+	if !v.Verification.Pass || v.Verification.Sampled != n {
+		t.Fatalf("verification: %s", a.Body)
+	}
+	st = scMigCall(t, s, alias, "cutover", nil, 200)
+	if migResolve(t, c, alias) != tgt {
+		t.Fatalf("alias not on the target after cutover (phase %s)", st.Phase)
+	}
+}
