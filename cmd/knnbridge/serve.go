@@ -43,11 +43,14 @@ Configuration comes from the environment, flags override:
   KNNBRIDGE_LOG_LEVEL          debug, info, warn, error
   KNNBRIDGE_TRAIN_DIR          where POST /v1/train stores codebooks
   KNNBRIDGE_TRAIN_FILE_ROOT    directory POST /v1/train may read vector files from
+  KNNBRIDGE_MIGRATION_STATE_INDEX  where /v1/migrations/* keep migration states
+                               (default knnbridge-migrations, as for "knnbridge migrate")
   KNNBRIDGE_OPENSEARCH_*       the cluster (see knnbridge --help)
   KNNBRIDGE_EMBED_*            the embedding model (backend, model dir, ...)
 
 SIGTERM or SIGINT stops accepting, lets in-flight requests finish within
-the shutdown timeout, and exits 0.`,
+the shutdown timeout, stops running migration backfills at a checkpoint
+(POST /v1/migrations/{alias}/resume continues them), and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := server.ConfigFromEnv()
