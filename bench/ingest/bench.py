@@ -61,6 +61,13 @@ def run(cmd, env=None):
 
 
 def run4(cmd, env=None):
+    # A knnbridge checkpoint left by an earlier benchmark run would make it
+    # resume-aware (base count, settings): every run starts clean.
+    if "--checkpoint" in cmd:
+        try:
+            os.remove(cmd[cmd.index("--checkpoint") + 1])
+        except FileNotFoundError:
+            pass
     t0 = time.monotonic()
     with open(os.devnull, "wb") as dn:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=dn, env=env)
@@ -82,6 +89,9 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--rss-n", default="100000,1000000")
     ap.add_argument("--skip-cluster", action="store_true")
+    ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--stub-peers", default="", help="also load this many vectors (e.g. 100000) with all three loaders "
+                    "into the stub: loader-side docs/s and CPU with the cluster taken out")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds per size; medians are reported")
     ap.add_argument("--batch", type=int, default=1000, help="documents per bulk request, every loader")
     a = ap.parse_args()
@@ -185,8 +195,46 @@ def main():
     stub = subprocess.Popen([b("stub"), "-addr", "127.0.0.1:9299", "-dim", "128"])
     time.sleep(0.5)
     rss = {}
+    peers = {}
     try:
-        ns = [int(x) for x in a.rss_n.split(",")]
+        if a.stub_peers:
+            # The loaders alone: the stub acknowledges every item at once, so
+            # docs/s here is what each loader can push, not what a cluster
+            # can index; same batch size and senders as above.
+            n = int(a.stub_peers)
+            f = os.path.join(a.work, f"v{n}x128.fvecs")
+            if not os.path.exists(f):
+                subprocess.check_call([b("gen"), "-n", str(n), "-d", "128", "-o", f])
+            su = "http://127.0.0.1:9299"
+            loaders = {
+                "knnbridge": lambda r: [b("knnbridge"), "load", f, "--index", "idx", "--opensearch-url", su, "--senders", str(senders),
+                                        "--batch-docs", str(a.batch), "--progress", "off", "--tune", "off", "-o", "json",
+                                        "--checkpoint", os.path.join(a.work, f"stubpeer-{r}.ck")],
+                "go-minimal": lambda r: [b("minimal"), "-url", su, "-index", "idx", "-file", f, "-senders", str(senders), "-batch", str(a.batch)],
+                "opensearch-py": lambda r: [a.python, os.path.join(here, "peer_py.py"), "--url", su, "--index", "idx", "--file", f,
+                                            "--senders", str(senders), "--chunk", str(a.batch)],
+            }
+            names = list(loaders)
+            runs = {x: [] for x in names}
+            for rnd in range(a.repeat):
+                for name in names[rnd % 3:] + names[:rnd % 3]:
+                    la = loadavg()
+                    r = run4(loaders[name](rnd))
+                    r["load1"] = la
+                    del r["out"]
+                    runs[name].append(r)
+                    print(f"stub peers round {rnd} {name:14s} wall {r['wall']:6.2f}s {n / r['wall']:8.0f} docs/s  cpu {r['cpu']:6.2f}s "
+                          f"({r['cpu'] / n * 10000:.3f} s/10k docs)  rss {r['rss_mb']:6.1f} MB  rc {r['rc']}  load {la:.2f}", flush=True)
+            for peer in ("go-minimal", "opensearch-py"):
+                rs = [runs[peer][i]["wall"] / runs["knnbridge"][i]["wall"] for i in range(a.repeat)]
+                cs = [runs[peer][i]["cpu"] / runs["knnbridge"][i]["cpu"] for i in range(a.repeat)]
+                print(f"stub peers: knnbridge/{peer} docs/s per round " + " ".join(f"{x:.2f}x" for x in rs) +
+                      f", median {med(rs):.2f}x; {peer} uses {med(cs):.2f}x knnbridge's CPU (median)", flush=True)
+            peers = runs
+        if a.skip_rss:
+            ns = []
+        else:
+            ns = [int(x) for x in a.rss_n.split(",")]
         for n in ns:
             f = os.path.join(a.work, f"v{n}x128.fvecs")
             if not os.path.exists(f):
@@ -204,12 +252,13 @@ def main():
                       f"({r['cpu'] / n * 10000:.3f} s/10k docs), {n / r['wall']:.0f} docs/s, rc {r['rc']}, load {la:.2f}", flush=True)
         for n in ns:
             rss[n] = {"rss_mb": med([r["rss_mb"] for r in runs[n]]), "runs": runs[n]}
-        print(f"peak RSS (median of {a.repeat}) n={ns[-1]}: {rss[ns[-1]]['rss_mb']:.1f} MB, n={ns[0]}: "
-              f"{rss[ns[0]]['rss_mb']:.1f} MB, ratio {rss[ns[-1]]['rss_mb'] / rss[ns[0]]['rss_mb']:.3f}x", flush=True)
+        if ns:
+            print(f"peak RSS (median of {a.repeat}) n={ns[-1]}: {rss[ns[-1]]['rss_mb']:.1f} MB, n={ns[0]}: "
+                  f"{rss[ns[0]]['rss_mb']:.1f} MB, ratio {rss[ns[-1]]['rss_mb'] / rss[ns[0]]['rss_mb']:.3f}x", flush=True)
     finally:
         stub.kill()
     with open(os.path.join(a.work, "results.json"), "w") as fh:
-        json.dump({"cluster": results, "rss": {str(k): v for k, v in rss.items()}}, fh, indent=1, default=str)
+        json.dump({"cluster": results, "rss": {str(k): v for k, v in rss.items()}, "stub_peers": peers}, fh, indent=1, default=str)
 
 
 if __name__ == "__main__":
