@@ -21,6 +21,17 @@ threads="${THREADS:-1 2}"
 min_time="${MIN_TIME:-3}"
 rounds="${ROUNDS:-3}"
 engines="${ENGINES:-knnbridge onnxruntime onnxruntime-nospin sentence-transformers}"
+# BASE_REF=<git ref>: also time knnbridge as of that commit (engine
+# knnbridge-base, built from a temporary worktree), to show before/after
+# in the same run.
+if [ -n "${BASE_REF:-}" ]; then
+  basedir=$(mktemp -d)
+  git worktree add -q --detach "$basedir/src" "$BASE_REF"
+  (cd "$basedir/src" && go build -o "$work/gobench-base" ./bench/embed/gobench)
+  git worktree remove --force "$basedir/src"
+  rm -rf "$basedir"
+  engines="knnbridge-base $engines"
+fi
 
 PY="${PY:-}"
 if [ -z "$PY" ]; then
@@ -46,6 +57,7 @@ for t in $threads; do
       echo "== round $round: $e threads=$t input=$input (load $(cut -d' ' -f1 /proc/loadavg))" >&2
       case $e in
         knnbridge) GOMAXPROCS=$t "$work/gobench" -model "$model" -input "$work/$input.txt" -label $input -threads $t -min-time ${min_time}s >> "$out" ;;
+        knnbridge-base) GOMAXPROCS=$t "$work/gobench-base" -model "$model" -input "$work/$input.txt" -label $input -threads $t -min-time ${min_time}s | sed 's/"engine":"knnbridge"/"engine":"knnbridge-base"/' >> "$out" ;;
         onnxruntime*) OMP_NUM_THREADS=$t "$PY" bench/embed/bench_py.py --engine $e --model "$model" --onnx "$onnx" --input "$work/$input.txt" --label $input --threads $t --min-time $min_time >> "$out" ;;
         sentence-transformers) OMP_NUM_THREADS=$t "$PY" bench/embed/bench_py.py --engine sentence-transformers --model "$model" --input "$work/$input.txt" --label $input --threads $t --min-time $min_time >> "$out" ;;
       esac
