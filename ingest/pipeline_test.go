@@ -83,7 +83,7 @@ func benchVectors(n, d int) []Record {
 }
 
 // BenchmarkEncodeBody is knnbridge's bulk encoding: content id + action +
-// strconv float32 formatting, no reflection.
+// Ryu float32 formatting (appendFloat32), no reflection.
 func BenchmarkEncodeBody(b *testing.B) {
 	for _, d := range []int{128, 384} {
 		recs := benchVectors(1000, d)
