@@ -276,9 +276,9 @@ func (ix *IVF) updateTerm2() {
 		for l := lo; l < hi; l++ {
 			L := &ix.Lists[l]
 			have := len(ix.term2[l])
-			if have > len(L.IDs) {
+			if have > len(L.IDs) { // list replaced: start over in fresh memory
 				have = 0
-				ix.term2[l] = ix.term2[l][:0]
+				ix.term2[l] = nil
 			}
 			if have == len(L.IDs) {
 				continue
@@ -596,5 +596,8 @@ func (ix *IVF) WithoutVectors() *IVF {
 	c := *ix
 	c.Lists = make([]InvList, ix.Nlist)
 	c.NTotal = 0
+	if ix.term2 != nil {
+		c.term2 = make([][]float32, ix.Nlist) // the copy's own cache: Add appends to it
+	}
 	return &c
 }

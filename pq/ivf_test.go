@@ -197,3 +197,28 @@ func TestIVFPQTerm2CacheFollowsAdds(t *testing.T) {
 		}
 	}
 }
+
+// Adding to the empty copy WithoutVectors returns must not touch the
+// original's cached sums (they would share memory if the cache were copied).
+func TestIVFPQWithoutVectorsKeepsOriginalCache(t *testing.T) {
+	x, _, _ := clustered(2000, 16, 20, 4, 1, 23)
+	q := gaussian(10, 16, 24)
+	ix := trainedIVF(t, IVFPQ, MetricL2, 8, true, x, 16, 4)
+	before, err := ix.Search(q, 10, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := ix.WithoutVectors()
+	if err := empty.Add(x[:500*16], nil, 1); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ix.Search(q, 10, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range before.IDs {
+		if before.IDs[i] != after.IDs[i] || before.Distances[i] != after.Distances[i] {
+			t.Fatalf("result %d changed after adding to the copy: (%d, %v) -> (%d, %v)", i, before.IDs[i], before.Distances[i], after.IDs[i], after.Distances[i])
+		}
+	}
+}
