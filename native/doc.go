@@ -1,6 +1,7 @@
 // Package native holds the vector kernels every hot loop of knnbridge runs on:
 // float32 dot products and distances, one-vs-many batches, top-k selection,
-// SGEMM, int8/uint8 and bit kernels, and the PQ lookup-sum.
+// SGEMM, int8/uint8 and bit kernels, the PQ lookup-sum, Madd (a + s·b) and
+// ArgminAdd (the argmin of a + b, the assignment step of k-means).
 //
 // # Dispatch
 //
@@ -42,7 +43,9 @@
 // at unaligned starts. Integer kernels (DotInt8, L2SquaredInt8, DotUint8,
 // L2SquaredUint8, Hamming) are exact and bit-identical on every level,
 // including wrap-around modulo 2³² beyond the lengths their documentation
-// gives.
+// gives. PQLookupSum is bit-identical on every level (the assembly adds in
+// the Go twin's order), and so is ArgminAdd (index and value). Madd rounds
+// once with FMA in assembly and may round twice in Go.
 //
 // # NaN, ±Inf, denormals
 //
@@ -57,6 +60,7 @@
 //
 // Cosine returns 0 when either vector is all zeros. Normalize leaves a zero
 // vector, or one whose norm is NaN or +Inf, unchanged and returns that norm.
+// ArgminAdd never picks a NaN sum (NaN does not compare below anything).
 // Top-k selection ranks NaN scores after every number, so they are returned
 // only when k exceeds the count of non-NaN scores.
 package native
