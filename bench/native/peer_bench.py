@@ -162,7 +162,7 @@ def main():
             a, b = x[0].copy(), x[1].copy()
             for l in levels:
                 lib.kbUse(l)
-                for op, name in ((0, "dot"), (1, "l2")):
+                for op, name in ((0, "dot"), (1, "l2"), (2, "cos")):
                     res[f"{name}768_ns_{LEVELS[l]}"] = 1e9 * min(lib.kbTimeKernel(op, fp(a), fp(b), d, 20000) for _ in range(5))
         del x
 
@@ -208,7 +208,7 @@ def main():
     print("same top-10 ids as faiss: " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same_topk.items()))
     print()
     print("in-cache single-vector kernels at d=768, ns/call (speed-up over the Go twin)")
-    for op in ("dot", "l2"):
+    for op in ("dot", "l2", "cos"):
         g = res[f"{op}768_ns_generic"]
         print(f"  {op:4} " + "  ".join(f"{n}={res[f'{op}768_ns_{n}']:.1f}" for n in names)
               + f"  {best_level}/generic = {g/res[f'{op}768_ns_{best_level}']:.1f}x")

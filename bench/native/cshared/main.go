@@ -93,7 +93,8 @@ func kbSgemm(transB C.int, c, a, b *C.float, m, n, k C.long, threads C.int) {
 	}
 }
 
-// kbTimeKernel times calls in-cache calls of Dot (op 0) or L2Squared (op 1)
+// kbTimeKernel times calls in-cache calls of Dot (op 0), L2Squared (op 1) or
+// Cosine (op 2)
 // on a and b inside Go (a ctypes call costs more than the kernel) and
 // returns the seconds per call.
 //
@@ -101,8 +102,11 @@ func kbSgemm(transB C.int, c, a, b *C.float, m, n, k C.long, threads C.int) {
 func kbTimeKernel(op C.int, a, b *C.float, d C.long, calls C.long) C.double {
 	x, y := f32(a, d), f32(b, d)
 	f := native.Dot
-	if op == 1 {
+	switch op {
+	case 1:
 		f = native.L2Squared
+	case 2:
+		f = native.Cosine
 	}
 	var sink float32
 	t0 := time.Now()
