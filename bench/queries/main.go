@@ -5,8 +5,9 @@
 // uncompressed answer) and the full hybrid search (one _msearch, parsing,
 // min_max fusion, cut-offs), and prints p50/p99 of each and of "hybrid −
 // slower sub-query", the latency knnbridge adds (issue 8 target: ≤ 2 ms at
-// p50). For comparison it also times the _msearch as session 1 sent it
-// (gzip-compressed answer, hits counted).
+// p50). For an A/B in the same run it also times the _msearch as session
+// 1 sent it (gzip-compressed answer, hits counted) and session 1's whole
+// hybrid path (that request, encoding/json decoding, full fusion).
 //
 //	OPENSEARCH_URL=http://127.0.0.1:9200 go run ./bench/queries -queries 1000
 package main
@@ -127,7 +128,7 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 		return err
 	}
 	fields, _ := queries.ParseTextFields("body")
-	type sample struct{ bm25, knn, hybrid, parallel, msearch, client, oldMsearch time.Duration }
+	type sample struct{ bm25, knn, hybrid, parallel, msearch, client, oldMsearch, oldHybrid time.Duration }
 	var samples []sample
 	total := nQueries + 50 // the first 50 warm up caches and are dropped
 	for i := range total {
@@ -202,6 +203,11 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 				return err
 			},
 			func() (err error) {
+				// The whole hybrid as session 1 ran it, for an A/B in one run.
+				sm.oldHybrid, err = timeIt(func() error { return session1Hybrid(ctx, c, index, oldBM25, oldKNN, version, k) })
+				return err
+			},
+			func() (err error) {
 				p := req
 				p.Parallel = true
 				sm.parallel, err = timeIt(func() error { _, err := s.Search(ctx, p); return err })
@@ -241,6 +247,8 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 	row("hybrid, two parallel requests + fusion", func(s sample) time.Duration { return s.parallel })
 	row("added: msearch hybrid − slower", func(s sample) time.Duration { return s.hybrid - max(s.bm25, s.knn) })
 	row("added: parallel hybrid − slower", func(s sample) time.Duration { return s.parallel - max(s.bm25, s.knn) })
+	row("session 1's hybrid path (A/B, same run)", func(s sample) time.Duration { return s.oldHybrid })
+	row("added: session 1's hybrid path − slower", func(s sample) time.Duration { return s.oldHybrid - max(s.bm25, s.knn) })
 	row("added by the cluster: raw _msearch − slower", func(s sample) time.Duration { return s.msearch - max(s.bm25, s.knn) })
 	h50, _ := pick(func(s sample) time.Duration { return s.hybrid })
 	m50, _ := pick(func(s sample) time.Duration { return max(s.bm25, s.knn) })
@@ -272,4 +280,58 @@ func post(ctx context.Context, c *bridge.Client, path string, body []byte) ([]by
 		return nil, fmt.Errorf("POST %s: status %d: %.300s", path, resp.StatusCode, out)
 	}
 	return out, nil
+}
+
+// session1Hybrid replays what a hybrid search cost in session 1: bodies
+// that count hits, a gzip-compressed answer, encoding/json decoding, and
+// a full fusion (every document ranked and explained) before the cut.
+// Fuse itself is today's: on 2 × 50 hits the two differ by microseconds.
+func session1Hybrid(ctx context.Context, c *bridge.Client, index string, bm25Body, knnBody []byte, v queries.Version, k int) error {
+	ms, err := queries.MSearchBody([]string{index}, bm25Body, knnBody)
+	if err != nil {
+		return err
+	}
+	raw, err := c.Do(ctx, http.MethodPost, "/_msearch", ms)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Responses []struct {
+			Took int `json:"took"`
+			Hits struct {
+				Hits []struct {
+					Index  string          `json:"_index"`
+					ID     string          `json:"_id"`
+					Score  *float64        `json:"_score"`
+					Source json.RawMessage `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		} `json:"responses"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	if len(r.Responses) != 2 {
+		return fmt.Errorf("%d responses", len(r.Responses))
+	}
+	var lists [2][]queries.Hit
+	for i, resp := range r.Responses {
+		for _, h := range resp.Hits.Hits {
+			if h.Score == nil {
+				return fmt.Errorf("no score")
+			}
+			lists[i] = append(lists[i], queries.Hit{Index: h.Index, ID: h.ID, Score: *h.Score, Source: h.Source})
+		}
+	}
+	sc := queries.Scoring{Space: queries.SpaceCosine, Engine: queries.EngineLucene, Version: v}
+	f, err := queries.Fuse([]queries.SubResult{{Name: "bm25", Hits: lists[0]}, {Name: "knn", Hits: lists[1], Scoring: &sc}}, queries.Fusion{})
+	if err != nil {
+		return err
+	}
+	kept, _, err := queries.Cutoff{}.Apply(f.Results, []*queries.Scoring{nil, &sc})
+	if err != nil {
+		return err
+	}
+	_, err = queries.Page(kept, 0, k)
+	return err
 }
