@@ -12,7 +12,7 @@ export KNNBRIDGE_CACHE_DIR := $(CACHE_DIR)
 TEST_PREREQS :=
 -include mk/*.mk
 
-.PHONY: build test unit-test integration-test opensearch-up opensearch-down opensearch-status demo bench lint
+.PHONY: build test unit-test integration-test integration-test-3x opensearch-up opensearch-down opensearch-status demo bench lint
 
 build:
 	$(GO) build -o bin/knnbridge ./cmd/knnbridge
@@ -43,7 +43,27 @@ integration-test: $(TEST_PREREQS)
 	  OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 20m ./integration/...; \
 	fi
 
-test: lint unit-test integration-test
+# The newest OpenSearch line runs the tests whose outcome depends on the
+# version (cluster info, mapping rules, score conversions, queries) on a
+# second node provisioned for the run. Skipped when OPENSEARCH_URL names the
+# cluster to test.
+OPENSEARCH_3X_VERSION ?= 3.5.0
+INTEGRATION_3X_TESTS ?= TestClusterInfo|TestLuceneHNSWRecall|TestBM25Match|TestMapping|TestIndexPlanApply|TestQueries
+integration-test-3x: $(TEST_PREREQS)
+	@if [ -n "$$OPENSEARCH_URL" ]; then \
+	  echo "integration-test-3x: skipped, OPENSEARCH_URL is set"; exit 0; \
+	fi; \
+	export KNNBRIDGE_OPENSEARCH_VERSION=$(OPENSEARCH_3X_VERSION); \
+	if url=$$(compose/local.sh status 2>/dev/null); then \
+	  echo "$(OPENSEARCH_3X_VERSION) tests against the running local node $$url"; \
+	else \
+	  url=$$(compose/local.sh up) || exit 1; \
+	  trap 'compose/local.sh down' EXIT; \
+	  echo "$(OPENSEARCH_3X_VERSION) tests against a node provisioned for this run: $$url"; \
+	fi; \
+	OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 20m -run '^($(INTEGRATION_3X_TESTS))' ./integration/...
+
+test: lint unit-test integration-test integration-test-3x
 
 opensearch-up:
 	@compose/local.sh up
