@@ -376,14 +376,16 @@ func Fuse(subs []SubResult, f Fusion) (Fused, error) {
 	defer st.release()
 	keys := st.keys()
 	st.sc.tmp = rankKeys(keys, st.sc.tmp, st.compare)
-	// The whole explanation array goes to the caller (the results point
-	// into it), so the scratch lets go of it.
-	flat := st.flat
-	st.flat = nil
+	// Explanations are copied in rank order into memory the caller owns,
+	// sized for the documents (the pooled array is sized for the hits).
+	n := st.nSub
+	subsOut := make([]SubScore, len(keys)*n)
 	out.Results = make([]Result, len(keys))
 	for i, k := range keys {
 		e := &st.ents[k.ent]
-		out.Results[i] = Result{Hit: st.hitOf(e), Score: e.score, Subs: flat[int(e.doc)*st.nSub : int(e.doc+1)*st.nSub : int(e.doc+1)*st.nSub]}
+		dst := subsOut[i*n : (i+1)*n : (i+1)*n]
+		copy(dst, st.flat[int(e.doc)*n:int(e.doc+1)*n])
+		out.Results[i] = Result{Hit: st.hitOf(e), Score: e.score, Subs: dst}
 	}
 	return out, nil
 }
@@ -584,7 +586,7 @@ func (st *fuseState) compare(a, b sortKey) int {
 }
 
 func (st *fuseState) release() {
-	st.sc.ents, st.sc.flat = st.ents, st.flat // flat is nil when Fuse gave it away
+	st.sc.ents, st.sc.flat = st.ents, st.flat
 	putScratch(st.sc)
 }
 
@@ -629,13 +631,8 @@ func fuseScores(subs []SubResult, f Fusion) (*fuseState, Fused, error) {
 	lastSrc, haveLast := int32(0), false
 	tbl := sc.ids.reset(total)
 	ents := grow(sc.ents, total)[:0]
-	var flat []SubScore
-	if cap(sc.flat) >= total*nSub {
-		flat = sc.flat[:total*nSub]
-		clear(flat)
-	} else {
-		flat = make([]SubScore, total*nSub)
-	}
+	flat := grow(sc.flat, total*nSub)
+	clear(flat)
 	norm := sc.norm[:0]
 	st := &fuseState{sc: sc, subs: subs, nSub: nSub}
 	for si, s := range subs {
