@@ -399,19 +399,18 @@ func FuseTop(subs []SubResult, f Fusion, n int) (Fused, error) {
 	if n <= 0 {
 		n = -1
 	}
-	out, _, err := fuseWindow(subs, f, nil, 0, n, 0)
-	return out, err
+	return fuseWindow(subs, f, nil, 0, n, 0)
 }
 
 // fuseWindow ranks only a window of Fuse's list. With after nil it returns
 // list[skip : skip+n]; with a cursor, the n results that rank strictly
 // after it (as After does), skipping skip of them. limit > 0 treats the
 // list as cut to its first limit results (a top-k cut). n < 0 means no
-// bound. It also returns how many results rank at or before the cursor.
-func fuseWindow(subs []SubResult, f Fusion, after *Cursor, skip, n, limit int) (Fused, int, error) {
+// bound.
+func fuseWindow(subs []SubResult, f Fusion, after *Cursor, skip, n, limit int) (Fused, error) {
 	st, out, err := fuseScores(subs, f)
 	if err != nil || st == nil {
-		return out, 0, err
+		return out, err
 	}
 	defer st.release()
 	keys := st.keys()
@@ -437,7 +436,7 @@ func fuseWindow(subs []SubResult, f Fusion, after *Cursor, skip, n, limit int) (
 	}
 	if end <= skip {
 		out.Results = []Result{}
-		return out, before, nil
+		return out, nil
 	}
 	keys = selectTop(keys, end, st.compare)[skip:]
 	out.Results = make([]Result, len(keys))
@@ -448,7 +447,7 @@ func fuseWindow(subs []SubResult, f Fusion, after *Cursor, skip, n, limit int) (
 		copy(dst, st.flat[int(e.doc)*st.nSub:])
 		out.Results[i] = Result{Hit: st.hitOf(e), Score: e.score, Subs: dst}
 	}
-	return out, before, nil
+	return out, nil
 }
 
 // PageSpec is the part of the cut list a caller shows: Size results from
@@ -495,7 +494,7 @@ func FuseCut(subs []SubResult, f Fusion, c Cutoff, scorings []*Scoring, p PageSp
 	if p.After != nil {
 		skip = 0
 	}
-	out, _, err := fuseWindow(subs, f, p.After, skip, p.Size, c.TopK)
+	out, err := fuseWindow(subs, f, p.After, skip, p.Size, c.TopK)
 	if err != nil {
 		return Fused{}, CutReport{SimilaritySub: -1}, err
 	}
