@@ -259,7 +259,7 @@ func run(nDocs, dim, nQueries, k, depth int, keep bool) error {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // post sends a raw search the way bridge.Searcher sends its own: an
-// uncompressed answer (Accept-Encoding: identity), the body read whole.
+// uncompressed answer (Accept-Encoding: identity) read whole, once.
 func post(ctx context.Context, c *bridge.Client, path string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
 	if err != nil {
@@ -267,12 +267,21 @@ func post(ctx context.Context, c *bridge.Client, path string, body []byte) ([]by
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := c.API.Client.Perform(req)
+	resp, err := c.API.Client.Stream(req)
+	if resp == nil {
+		return nil, fmt.Errorf("POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
+	var out []byte
+	if n := resp.ContentLength; n > 0 {
+		out = make([]byte, n)
+		_, err = io.ReadFull(resp.Body, out)
+	} else {
+		out, err = io.ReadAll(resp.Body)
+	}
 	if err != nil {
 		return nil, err
 	}
