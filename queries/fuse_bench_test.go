@@ -130,6 +130,23 @@ func BenchmarkHybridClientWork(b *testing.B) {
 			}
 		}
 	})
+	// The same answer through encoding/json, as session 1 parsed it.
+	b.Run("parse_encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		defer reportCPU(b)()
+		for b.Loop() {
+			rs, err := slowMSearch(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range rs {
+				if _, err := r.convert("x"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 	b.Run("parse+fuse+cut", func(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
