@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/knnbridge/knnbridge/migrate"
@@ -36,6 +38,12 @@ func running(p migrate.Phase) bool {
 	return p == migrate.PhasePlanned || p == migrate.PhaseBackfill || p == migrate.PhaseCatchUp
 }
 
+// MigrationLease: a runner saves progress at least every second while it
+// copies (MigrateOptions.CheckpointEvery), so a state saved by another
+// process within this lease means that process is alive and running it.
+// The CLI and the sidecar claim with it, so they refuse each other.
+const MigrationLease = 30 * time.Second
+
 // Claim takes alias's migration for this process before Run: it refuses
 // (ErrMigrationBusy) when another runner saved progress within lease —
 // a runner saves at least every CheckpointEvery while it copies, so a
@@ -55,7 +63,7 @@ func (m *Migrator) Claim(ctx context.Context, alias string, lease time.Duration)
 		return st, refusef(ErrMigrationConflict, "migration %s is in phase %s: nothing to run", alias, st.Phase)
 	}
 	me := RunnerID()
-	if age := time.Since(st.UpdatedAt); st.Runner != "" && st.Runner != me && running(st.Phase) && age < lease {
+	if age := time.Since(st.UpdatedAt); st.Runner != "" && st.Runner != me && running(st.Phase) && age < lease && !deadLocalRunner(st.Runner) {
 		return st, refusef(ErrMigrationBusy, "migration %s is being run by %s (progress saved %s ago, lease %s): wait for it, or resume after the lease has passed if that runner is dead",
 			alias, st.Runner, age.Round(time.Millisecond), lease)
 	}
@@ -65,6 +73,25 @@ func (m *Migrator) Claim(ctx context.Context, alias string, lease time.Duration)
 		return st, err
 	}
 	return st, nil
+}
+
+// deadLocalRunner reports whether runner ("host/pid") names a process on
+// this host that no longer exists: a killed CLI run can then be resumed at
+// once instead of after the lease. A runner on another host, or a pid that
+// exists (or can't be checked), is not known to be dead.
+func deadLocalRunner(runner string) bool {
+	host, pidText, ok := strings.Cut(runner, "/")
+	if !ok {
+		return false
+	}
+	if me, _ := os.Hostname(); host != me {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return processGone(pid)
 }
 
 // Release gives up this process's claim after a run stopped on purpose

@@ -32,10 +32,8 @@ import (
 // registry below); another process is kept out by bridge.Migrator.Claim's
 // lease and the conditional saves.
 
-// migrationLease: a runner saves progress at least every second while it
-// copies (MigrateOptions.CheckpointEvery), so a state saved by another
-// process within this lease means that process is alive and running it.
-const migrationLease = 30 * time.Second
+// migrationLease: see bridge.MigrationLease (shared with the CLI).
+const migrationLease = bridge.MigrationLease
 
 // migrationRun is one background Run of this process.
 type migrationRun struct {

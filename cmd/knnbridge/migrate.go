@@ -141,9 +141,24 @@ KNNBRIDGE_EMBED_* embedder.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "migration %s: %s -> %s (%s), %d documents\n", p.Alias, p.Source, p.Target, p.Mode, p.Docs)
 			}
+			if f.resume {
+				// Refuse up front when a sidecar or another CLI is running
+				// it (the same lease the sidecar uses).
+				if _, err := m.Claim(ctx, f.alias, bridge.MigrationLease); err != nil {
+					if bridge.IsMigrationRefusal(err) {
+						return err
+					}
+					return clusterError{err}
+				}
+			}
 			st, err := m.Run(ctx, f.alias)
 			if err != nil {
 				if ctx.Err() != nil {
+					// Stopped on purpose: let another process resume at
+					// once instead of waiting out the lease.
+					rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					_ = m.Release(rctx, f.alias, "interrupted (CLI)")
+					cancel()
 					return fmt.Errorf("interrupted; progress is saved: continue with `knnbridge migrate run --alias %s --resume`", f.alias)
 				}
 				return clusterError{err}

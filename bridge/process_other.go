@@ -1,0 +1,6 @@
+//go:build !unix
+
+package bridge
+
+// processGone can't tell here; the lease decides.
+func processGone(int) bool { return false }
