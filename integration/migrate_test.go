@@ -641,6 +641,25 @@ func TestMigrateKillAndResume(t *testing.T) {
 	if st := migState(t, c, state, alias); st.Verification == nil || !st.Verification.Pass {
 		t.Fatal("verification not kept with the state")
 	}
+	// `migrate list` (no --alias) shows it, ready, with the documents done.
+	lout, err := exec.Command(migCLI(t), "migrate", "list", "-o", "json", "--opensearch-url", c.URL, "--state-index", state).CombinedOutput()
+	if err != nil {
+		t.Fatalf("list: %v\n%s", err, lout)
+	}
+	var listed struct {
+		Migrations []struct {
+			State    migrate.State `json:"state"`
+			Progress struct {
+				Done int64 `json:"done"`
+			} `json:"progress"`
+		} `json:"migrations"`
+	}
+	if err := json.Unmarshal(lout, &listed); err != nil {
+		t.Fatalf("list output: %v\n%s", err, lout)
+	}
+	if len(listed.Migrations) != 1 || listed.Migrations[0].State.ID != alias || listed.Migrations[0].State.Phase != migrate.PhaseReady || listed.Migrations[0].Progress.Done != int64(n) {
+		t.Fatalf("migrate list: %s", lout)
+	}
 }
 
 // Rollback after cutover: reads go to the source again, and writes the

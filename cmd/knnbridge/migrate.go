@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,7 @@ space type, quantization, or embedding model) while applications keep using the 
   knnbridge migrate rollback --alias docs                                # alias -> source again
   knnbridge migrate cleanup  --alias docs                                # delete the unused index
   knnbridge migrate status   --alias docs
+  knnbridge migrate list                                                 # every recorded migration
 
 Writes during the backfill are caught by _seq_no catch-up rounds with versioned
 copies; the source refuses writes only for the last catch-up at cutover. The
@@ -64,11 +66,17 @@ state lives in the cluster (index knnbridge-migrations). Re-embedding uses the
 KNNBRIDGE_EMBED_* embedder.`,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.alias, "alias", "", "alias the applications use (required)")
+	pf.StringVar(&f.alias, "alias", "", "alias the applications use (required, except for list)")
 	pf.StringVar(&f.stateIndex, "state-index", bridge.DefaultStateIndex, "index holding migration states")
 	pf.IntVar(&f.pageSize, "page-size", 500, "documents per scan page and bulk request")
 	pf.IntVar(&f.senders, "senders", 2, "concurrent bulk requests")
-	_ = cmd.MarkPersistentFlagRequired("alias")
+	// Every subcommand but list works on one migration.
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if c.Name() != "list" && f.alias == "" {
+			return errors.New(`required flag(s) "alias" not set`)
+		}
+		return nil
+	}
 
 	addPlanFlags := func(c *cobra.Command) {
 		c.Flags().StringVar(&f.spec, "target-spec", "", "target index spec (YAML or JSON, as for `index plan`)")
@@ -270,7 +278,21 @@ KNNBRIDGE_EMBED_* embedder.`,
 			return printMigrationState(cmd.OutOrStdout(), st)
 		},
 	}
-	cmd.AddCommand(plan, run, verify, cutover, rollback, cleanup, status)
+	list := &cobra.Command{
+		Use: "list", Short: "Every recorded migration, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := f.migrator(cmd, false)
+			if err != nil {
+				return err
+			}
+			states, err := m.ListMigrations(cmd.Context())
+			if err != nil {
+				return clusterError{err}
+			}
+			return printMigrationList(cmd.OutOrStdout(), states)
+		},
+	}
+	cmd.AddCommand(plan, run, verify, cutover, rollback, cleanup, status, list)
 	return cmd
 }
 
@@ -387,6 +409,28 @@ func printMigrationState(w io.Writer, st *migrate.State) error {
 		fmt.Fprintf(w, "verification pass=%t at %s (recall@%d %.3f, overlap %.3f)\n", v.Pass, v.At.Format(time.RFC3339), v.K, v.Recall, v.Overlap)
 	}
 	return nil
+}
+
+func printMigrationList(w io.Writer, states []*migrate.State) error {
+	if outputFormat == "json" {
+		out := make([]map[string]any, len(states))
+		for i, st := range states {
+			out[i] = map[string]any{"state": st, "progress": st.Progress()}
+		}
+		return writeJSON(w, map[string]any{"migrations": out})
+	}
+	if len(states) == 0 {
+		fmt.Fprintln(w, "no migrations recorded")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ALIAS\tPHASE\tSOURCE -> TARGET\tDOCS\tUPDATED\tRUNNER")
+	for _, st := range states {
+		pr := st.Progress()
+		fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%d/%d\t%s\t%s\n", st.ID, st.Phase, st.Plan.Source, st.Plan.Target,
+			pr.Done, pr.Total, st.UpdatedAt.Format(time.RFC3339), st.Runner)
+	}
+	return tw.Flush()
 }
 
 func printVerification(w io.Writer, v *migrate.Verification) {
