@@ -8,7 +8,11 @@
 #
 # faiss-cpu is installed into a venv under the cache dir on first use.
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the faiss run only (they
-# slow current OpenBLAS builds; see the machine notes).
+# slow current OpenBLAS builds; see the machine notes). faiss runs with
+# OMP_WAIT_POLICY=PASSIVE so that its CPU times count work, not OpenMP workers
+# spinning at barriers (on a loaded machine spinning also steals the cores).
+# CPU time (user+system, lower is better) is printed beside wall time and
+# QPS: on a shared machine it moves far less between runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-200000}
@@ -38,7 +42,7 @@ ours=()
 theirs=()
 for ((r = 0; r < REPEAT; r++)); do
   ours+=("$("$CACHE/pq-bench" -base "$BASE" -queries "$Q" -threads "$THREADS")")
-  theirs+=("$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$THREADS \
+  theirs+=("$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE \
     "$VENV/bin/python" bench/pq/faiss_bench.py "$BASE" "$Q" "$THREADS")")
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -50,7 +54,8 @@ def best(lines):
     for k in ("kmeans_seconds", "ivfpq_train_seconds", "ivfpq_add_seconds", "kmeans_cpu_seconds", "ivfpq_train_cpu_seconds"):
         b[k] = min(r[k] for r in runs)
     for np_ in b["search"]:
-        b["search"][np_] = dict(b["search"][np_], qps=max(r["search"][np_]["qps"] for r in runs))
+        b["search"][np_] = dict(b["search"][np_], qps=max(r["search"][np_]["qps"] for r in runs),
+                                cpu_us_per_query=min(r["search"][np_]["cpu_us_per_query"] for r in runs))
     b["runs"] = len(runs)
     return b
 o, t = best(sys.argv[1]), best(sys.argv[2])
@@ -70,4 +75,5 @@ for np_ in ("8", "16", "64"):
     a, b = o["search"][np_], t["search"][np_]
     print(f"{'nprobe=' + np_ + ' recall@10':32} {a['recall_at_10']:>12.4f} {b['recall_at_10']:>12.4f} {a['recall_at_10'] - b['recall_at_10']:>+8.4f}")
     row(f"nprobe={np_} QPS", a["qps"], b["qps"], "{:.0f}")
+    row(f"  CPU us/query (lower is better)", a["cpu_us_per_query"], b["cpu_us_per_query"], "{:.1f}")
 PY
