@@ -73,3 +73,32 @@ func TestAttentionMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// tokenGroups covers every sequence once, in order, in runs of whole
+// sequences that reach groupTokens (the last may be shorter).
+func TestTokenGroups(t *testing.T) {
+	ones := make([]int, 150)
+	for i := range ones {
+		ones[i] = 1
+	}
+	for _, lens := range [][]int{{5}, {12, 12, 12}, {200, 3, 3, 150, 1}, ones} {
+		offs := []int{0}
+		for _, l := range lens {
+			offs = append(offs, offs[len(offs)-1]+l)
+		}
+		g := tokenGroups(offs)
+		next := 0
+		for i, r := range g {
+			if r[0] != next || r[1] <= r[0] {
+				t.Fatalf("lens %v: groups %v: group %d does not follow on", lens, g, i)
+			}
+			if i < len(g)-1 && offs[r[1]]-offs[r[0]] < groupTokens {
+				t.Fatalf("lens %v: groups %v: group %d has %d tokens", lens, g, i, offs[r[1]]-offs[r[0]])
+			}
+			next = r[1]
+		}
+		if next != len(lens) {
+			t.Fatalf("lens %v: groups %v end at %d", lens, g, next)
+		}
+	}
+}

@@ -43,3 +43,30 @@ func BenchmarkEmbed(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEmbedGroups compares layer passes over groups of sequences
+// (groupTokens) with whole-batch passes.
+func BenchmarkEmbedGroups(b *testing.B) {
+	l := sharedModel(b)
+	for _, in := range []struct {
+		name  string
+		words int
+	}{{"short", 9}, {"long", 125}} {
+		texts := benchTexts(in.words, 32)
+		for _, g := range []int{1 << 30, 96, 144, 288} {
+			b.Run(fmt.Sprintf("%s/batch32/group=%d", in.name, min(g, 99999)), func(b *testing.B) {
+				save := groupTokens
+				groupTokens = g
+				defer func() { groupTokens = save }()
+				t0 := cpuTime()
+				for b.Loop() {
+					if _, err := l.Embed(context.Background(), texts); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*32)/b.Elapsed().Seconds(), "sentences/s")
+				b.ReportMetric(float64(b.N*32)/(cpuTime()-t0).Seconds(), "sentences/cpu-s")
+			})
+		}
+	}
+}

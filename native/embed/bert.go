@@ -58,27 +58,58 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32, threads int) ([][]f
 	}
 	layerNormRows(x, nil, m.embLNw, m.embLNb, H, float32(c.LayerNormEps), threads)
 
+	groups := tokenGroups(offs)
+	eps := float32(c.LayerNormEps)
 	for li := range m.layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		l := &m.layers[li]
-		l.qkv.apply(qkv[:T*3*H], x, T, threads)
-		m.attention(ctxBuf, qkv, offs, threads)
-		l.o.apply(tmp, ctxBuf, T, threads)
-		layerNormRows(x, tmp, l.ln1W, l.ln1B, H, float32(c.LayerNormEps), threads) // x = LN(tmp + x)
-		l.inter.apply(inter, x, T, threads)
-		if !l.inter.gelu {
-			parallelRows(T, threads, func(r0, r1 int) { m.act(inter[r0*I : r1*I]) })
+		// The layer runs group by group of whole sequences: a group's
+		// QKV rows are still in L2 when its attention reads them, and so
+		// on down the layer. Sequences are independent, so the order of
+		// groups within a layer does not matter.
+		for _, g := range groups {
+			s0, s1 := g[0], g[1]
+			t0, t1 := offs[s0], offs[s1]
+			n := t1 - t0
+			xg, tg := x[t0*H:t1*H], tmp[t0*H:t1*H]
+			l.qkv.apply(qkv[t0*3*H:t1*3*H], xg, n, threads)
+			m.attention(ctxBuf, qkv, offs[s0:s1+1], threads)
+			l.o.apply(tg, ctxBuf[t0*H:t1*H], n, threads)
+			layerNormRows(xg, tg, l.ln1W, l.ln1B, H, eps, threads) // x = LN(tmp + x)
+			ig := inter[t0*I : t1*I]
+			l.inter.apply(ig, xg, n, threads)
+			if !l.inter.gelu {
+				parallelRows(n, threads, func(r0, r1 int) { m.act(ig[r0*I : r1*I]) })
+			}
+			l.out.apply(tg, ig, n, threads)
+			layerNormRows(xg, tg, l.ln2W, l.ln2B, H, eps, threads)
 		}
-		l.out.apply(tmp, inter, T, threads)
-		layerNormRows(x, tmp, l.ln2W, l.ln2B, H, float32(c.LayerNormEps), threads)
 	}
 
 	for si := range seqs {
 		out[si] = m.pool(x[offs[si]*H:offs[si+1]*H], offs[si+1]-offs[si])
 	}
 	return out, nil
+}
+
+// groupTokens is the token count a layer works on at a time: its QKV
+// rows (3H floats each) and activations stay in L2 between the steps.
+var groupTokens = 144
+
+// tokenGroups cuts the batch into runs of whole sequences of about
+// groupTokens tokens (a longer sequence is a group on its own).
+func tokenGroups(offs []int) [][2]int {
+	var groups [][2]int
+	start := 0
+	for si := 1; si < len(offs); si++ {
+		if offs[si]-offs[start] >= groupTokens || si == len(offs)-1 {
+			groups = append(groups, [2]int{start, si})
+			start = si
+		}
+	}
+	return groups
 }
 
 type forwardBufs struct{ x, qkv, ctx, tmp, inter []float32 }
