@@ -90,6 +90,7 @@ def main():
     ap.add_argument("--rss-n", default="100000,1000000")
     ap.add_argument("--skip-cluster", action="store_true")
     ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--loaders", default="knnbridge,go-minimal,opensearch-py", help="cluster part: which loaders (knnbridge always)")
     ap.add_argument("--stub-peers", default="", help="also load this many vectors (e.g. 100000) with all three loaders "
                     "into the stub: loader-side docs/s and CPU with the cluster taken out")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds per size; medians are reported")
@@ -129,7 +130,7 @@ def main():
                                               "--file", f, "--senders", str(senders), "--chunk", str(a.batch)],
             }
             row = {"dim": dim, "n": a.n}
-            names = list(loaders)
+            names = [x for x in loaders if x == "knnbridge" or x in a.loaders.split(",")]
             runs = {name: [] for name in names}
             # Interleave the loaders (rotating the order each round) so that
             # load from other processes on a shared machine hits all of them
@@ -170,13 +171,11 @@ def main():
                 # which evens out a noisy, shared machine better than a median.
                 row[name]["docs_per_s_total"] = a.n * a.repeat / sum(r["wall"] for r in runs[name])
             kt = row["knnbridge"]["docs_per_s_total"]
-            print(f"dim {dim} all rounds: docs/s knnbridge {kt:.0f}, go-minimal {row['go-minimal']['docs_per_s_total']:.0f}, "
-                  f"opensearch-py {row['opensearch-py']['docs_per_s_total']:.0f}; ratios knnbridge/opensearch-py "
-                  f"{kt / row['opensearch-py']['docs_per_s_total']:.2f}x, knnbridge/go-minimal "
-                  f"{kt / row['go-minimal']['docs_per_s_total']:.2f}x", flush=True)
+            for peer in names[1:]:
+                print(f"dim {dim} all rounds: knnbridge/{peer} {kt / row[peer]['docs_per_s_total']:.2f}x", flush=True)
             # Per-round ratios: knnbridge against the peers it ran next to,
             # under the same background load.
-            for peer in ("go-minimal", "opensearch-py"):
+            for peer in names[1:]:
                 rs = [runs[peer][i]["wall"] / runs["knnbridge"][i]["wall"] for i in range(a.repeat)]
                 row[f"ratio_vs_{peer}"] = {"per_round": rs, "median": med(rs)}
                 print(f"dim {dim} knnbridge/{peer} per round: " + " ".join(f"{x:.2f}x" for x in rs) +
@@ -184,6 +183,13 @@ def main():
                       f"{min(r['wall'] for r in runs[peer]) / min(r['wall'] for r in runs['knnbridge']):.2f}x", flush=True)
             lo = [r["load1"] for n in names for r in runs[n]]
             print(f"dim {dim} load average (1 min) at run starts: min {min(lo):.2f} median {med(lo):.2f} max {max(lo):.2f}", flush=True)
+            if len(names) < 3:
+                results.append(row)
+                continue
+            print(f"dim {dim} all rounds: docs/s knnbridge {kt:.0f}, go-minimal {row['go-minimal']['docs_per_s_total']:.0f}, "
+                  f"opensearch-py {row['opensearch-py']['docs_per_s_total']:.0f}; ratios knnbridge/opensearch-py "
+                  f"{kt / row['opensearch-py']['docs_per_s_total']:.2f}x, knnbridge/go-minimal "
+                  f"{kt / row['go-minimal']['docs_per_s_total']:.2f}x", flush=True)
             k = row["knnbridge"]["docs_per_s"]
             print(f"dim {dim} medians of {a.repeat}: docs/s knnbridge {k:.0f}, go-minimal {row['go-minimal']['docs_per_s']:.0f}, "
                   f"opensearch-py {row['opensearch-py']['docs_per_s']:.0f}; ratios knnbridge/opensearch-py "
