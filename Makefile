@@ -12,7 +12,7 @@ export KNNBRIDGE_CACHE_DIR := $(CACHE_DIR)
 TEST_PREREQS :=
 -include mk/*.mk
 
-.PHONY: build test unit-test integration-test integration-test-3x opensearch-up opensearch-down opensearch-status demo bench lint
+.PHONY: build test unit-test exhaustive-test integration-test integration-test-3x opensearch-up opensearch-down opensearch-status demo bench lint
 
 build:
 	$(GO) build -o bin/knnbridge ./cmd/knnbridge
@@ -21,6 +21,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./integration/...
+	$(GO) vet -tags exhaustive ./ingest/
 
 unit-test: $(TEST_PREREQS)
 	$(GO) test ./...
@@ -63,7 +64,12 @@ integration-test-3x: $(TEST_PREREQS)
 	fi; \
 	OPENSEARCH_URL=$$url $(GO) test -tags integration -count=1 -timeout 20m -run '^($(INTEGRATION_3X_TESTS))' ./integration/...
 
-test: lint unit-test integration-test integration-test-3x
+# Every positive finite float32 through the loader's float formatter
+# against strconv (about 2 minutes on 2 cores).
+exhaustive-test:
+	$(GO) test -tags exhaustive -count=1 -timeout 30m -run Exhaustive ./ingest/
+
+test: lint unit-test exhaustive-test integration-test integration-test-3x
 
 opensearch-up:
 	@compose/local.sh up
