@@ -83,8 +83,9 @@ func pq8Lookup256(tables []float32, M int, codes []byte, out []float32) {
 	}
 }
 
-// Madd computes dst[i] = a[i] + s*b[i] (faiss's fvec_madd); IVF-PQ search
-// uses it to add a list's precomputed table to the query's table. The
+// Madd computes dst[i] = a[i] + s*b[i] (faiss's fvec_madd), the step that
+// adds an IVF list's precomputed table to a query's table in faiss. (pq
+// no longer needs it: it caches each code's term 2 instead.) The
 // assembly rounds once (fused multiply-add); the Go twin may round twice, so
 // levels agree to within one rounding of s*b[i]. dst may be a or b itself but
 // must not overlap them otherwise. Lengths must match (else a panic naming

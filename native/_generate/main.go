@@ -1147,8 +1147,8 @@ ammerge:
 // sizes); other M run pq8Scalar.
 var pq8FixedM = []int{8, 16, 32, 64}
 
-// maddAVX2: dst = a + s·b (faiss's fvec_madd), one FMA per element: in IVF-PQ
-// search it adds a list's precomputed table to the query's table.
+// maddAVX2: dst = a + s·b (faiss's fvec_madd), one FMA per element (faiss
+// adds an IVF list's precomputed table to the query's table with it).
 const maddAVX2 = `
 // func maddAVX2(dst, a []float32, s float32, b []float32)
 TEXT ·maddAVX2(SB), NOSPLIT, $0-80
